@@ -1,0 +1,159 @@
+"""The stages chained: read → normalize → validate → publish.
+
+Each stage is a function over plain data; `build` runs them and publishes only
+when nothing is invalid (strict), so the target folder either gets a whole new
+package or stays exactly as it was.
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pyarrow as pa
+
+from . import checks, package, publish, rules
+from .config import Config
+from .errors import Problem, errors_in
+from .normalize import FIELD_COLUMN, Normalized, Source, normalize_report
+from .readers import RawReport, ReadFailed, discover, read_report
+from .schema import TABLES, TableSchema, load_schemas
+from .writers import WrittenFile, write_table
+
+
+@dataclass(frozen=True)
+class FileSummary:
+    file: str
+    rows_read: int
+    rows_published: int
+    rows_rejected: int
+
+
+@dataclass
+class Outcome:
+    """What a run found and did; the CLI renders it."""
+
+    problems: list[Problem] = field(default_factory=list)
+    reports: list[RawReport] = field(default_factory=list)
+    normalized: Normalized = field(default_factory=Normalized)
+    tables: dict[str, pa.Table] = field(default_factory=dict)
+    files: list[WrittenFile] = field(default_factory=list)
+    published: Path | None = None
+
+    @property
+    def ok(self) -> bool:
+        return not errors_in(self.problems)
+
+    def summaries(self) -> list[FileSummary]:
+        rows: dict[str, list[int]] = {}
+        for report in self.reports:
+            rows[report.file] = [len(report.rows), 0]
+        for source in self.normalized.sources["incidents"]:
+            rows[source.file][1] += 1
+        failed = {p.file for p in self.problems if p.severity == "error"} - set(rows)
+        out = [FileSummary(f, read, published, read - published) for f, (read, published) in rows.items()]
+        return out + [FileSummary(f, 0, 0, 0) for f in sorted(failed)]
+
+
+def read_all(paths: list[Path], config: Config, encoding: str | None = None) -> tuple[list[RawReport], list[Problem]]:
+    reports: list[RawReport] = []
+    problems: list[Problem] = []
+    for path in discover(paths):
+        try:
+            reports.append(read_report(path, config.profile, encoding))
+        except ReadFailed as failed:
+            problems.extend(failed.problems)
+    return reports, problems
+
+
+def normalize_all(reports: list[RawReport], config: Config) -> Normalized:
+    result = Normalized()
+    municipality = config.profile.municipality or config.municipality
+    for report in reports:
+        result.extend(normalize_report(report, municipality, config.profile))
+    return result
+
+
+def to_tables(normalized: Normalized, schemas: dict[str, TableSchema]) -> dict[str, pa.Table]:
+    """Typed Arrow tables, rows in primary-key order (sources permuted alike)."""
+    tables: dict[str, pa.Table] = {}
+    for name in TABLES:
+        schema = schemas[name]
+        key = schema.primary_key
+        pairs = sorted(zip(normalized.records[name], normalized.sources[name]), key=lambda p: tuple(p[0][k] for k in key))
+        normalized.records[name] = [r for r, _ in pairs]
+        normalized.sources[name] = [s for _, s in pairs]
+        nullable = pa.schema([f.with_nullable(True) for f in schema.arrow_schema()])
+        tables[name] = pa.Table.from_pylist(normalized.records[name], schema=nullable)
+    return tables
+
+
+def _locate(normalized: Normalized, table: str, index: int, fieldname: str) -> tuple[Source, str | None]:
+    source = normalized.sources[table][index]
+    column = FIELD_COLUMN.get(fieldname.split(",")[0])
+    header = normalized.headers.get(source.file, {}).get(column) if column else None
+    return source, header
+
+
+def validate_tables(tables: dict[str, pa.Table], normalized: Normalized, schemas: dict[str, TableSchema]) -> list[Problem]:
+    problems: list[Problem] = []
+    for name in TABLES:
+        for v in checks.check_table(tables[name], schemas[name], tables):
+            source, header = _locate(normalized, name, v.index, v.field)
+            if name == "incidents" and v.check == "primary-key":
+                earlier = next(i for i, r in enumerate(normalized.records[name]) if r["incident_id"] == v.value)
+                other = normalized.sources[name][earlier]
+                problems.append(
+                    Problem("duplicate-incident", source.file, source.row, source.no, "incident_id", header, v.value,
+                            params={"other_file": f"{other.file}, row {other.row}"})
+                )
+                continue
+            problems.append(
+                Problem("schema-violation", source.file, source.row, source.no, v.field, header, v.value,
+                        params={"reason": f"{name}.{v.field} {v.reason}"})
+            )
+    for r in rules.check_incidents(tables["incidents"]):
+        source, header = _locate(normalized, "incidents", r.index, r.field)
+        problems.append(Problem(r.code, source.file, source.row, source.no, r.field, header, r.value, params=r.params))
+    return problems
+
+
+def check(paths: list[Path], config: Config, encoding: str | None = None) -> Outcome:
+    """Read, normalize and validate, publishing nothing."""
+    outcome = Outcome()
+    outcome.reports, read_problems = read_all(paths, config, encoding)
+    outcome.problems.extend(read_problems)
+    outcome.normalized = normalize_all(outcome.reports, config)
+    outcome.problems.extend(outcome.normalized.problems)
+    schemas = load_schemas()
+    outcome.tables = to_tables(outcome.normalized, schemas)
+    outcome.problems.extend(validate_tables(outcome.tables, outcome.normalized, schemas))
+    return outcome
+
+
+def write_package(outcome: Outcome, config: Config, folder: Path) -> list[WrittenFile]:
+    schemas = load_schemas()
+    files: list[WrittenFile] = []
+    for name in TABLES:
+        strict = schemas[name].arrow_schema()
+        files.extend(write_table(name, outcome.tables[name].cast(strict), folder))
+    package.write_descriptor(package.descriptor(config.metadata, files, schemas, outcome.reports), folder)
+    return files
+
+
+def build(paths: list[Path], config: Config, out: Path, encoding: str | None = None, wait: bool = True) -> Outcome:
+    """Check everything; publish to `out` atomically only when nothing is invalid."""
+    outcome = check(paths, config, encoding)
+    if not outcome.ok or not outcome.reports:
+        return outcome
+    with publish.publish_lock(out, wait=wait):
+        publish.clean_leftovers(out)
+        staging = publish.new_staging(out)
+        try:
+            outcome.files = write_package(outcome, config, staging)
+            publish.swap_in(staging, out)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+    outcome.published = out
+    return outcome

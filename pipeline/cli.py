@@ -1,0 +1,169 @@
+"""Command line: one click group, a command per stage, `build` chaining them.
+
+The CLI parses options, calls the core and renders; exit codes are 0 when all
+is well, 1 when the input is invalid, 2 on a usage or configuration error.
+"""
+
+from __future__ import annotations
+
+import locale
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from . import __version__
+from .build import Outcome, build, check
+from .config import Config, ConfigError, load_config
+from .errors import errors_in, render
+from .publish import PublishBusy
+
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
+
+
+def default_lang() -> str:
+    for var in ("LC_ALL", "LC_MESSAGES", "LANG"):
+        value = os.environ.get(var)
+        if value:
+            return "ja" if value.lower().startswith("ja") else "en"
+    return "ja" if (locale.getlocale()[0] or "").lower().startswith("ja") else "en"
+
+
+def input_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Options every stage that reads reports shares."""
+    decorators = [
+        click.argument("inputs", nargs=-1, type=click.Path(exists=True, path_type=Path)),
+        click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                     default="datapackage.json", show_default=True,
+                     help="The dataset's metadata and settings (its folder is the project root)."),
+        click.option("--profile", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                     help="Source profile mapping the report's column headers (default: the one the config names)."),
+        click.option("--encoding", help="Read text files in this encoding instead of detecting UTF-8 or CP932."),
+        click.option("--lang", type=click.Choice(["ja", "en"]), default=default_lang,
+                     help="Language of messages (default: from the locale)."),
+    ]
+    for decorate in reversed(decorators):
+        func = decorate(func)
+    return func
+
+
+def load(config_path: Path, profile: Path | None) -> Config:
+    try:
+        return load_config(config_path.resolve().parent, profile)
+    except ConfigError as exc:
+        raise click.UsageError(str(exc)) from None
+
+
+def report(outcome: Outcome, lang: str) -> None:
+    """Problems to stderr, the per-file row accounting to stdout."""
+    for problem in outcome.problems:
+        click.echo(render(problem, lang), err=True)
+    heading = ("ファイル", "読込", "公開", "除外") if lang == "ja" else ("file", "read", "published", "rejected")
+    summaries = outcome.summaries()
+    if summaries:
+        width = max(len(s.file) for s in summaries + [type(summaries[0])(heading[0], 0, 0, 0)])
+        click.echo(f"{heading[0]:<{width}}  {heading[1]:>6}  {heading[2]:>9}  {heading[3]:>8}")
+        for s in summaries:
+            click.echo(f"{s.file:<{width}}  {s.rows_read:>6}  {s.rows_published:>9}  {s.rows_rejected:>8}")
+    errors = len(errors_in(outcome.problems))
+    warnings = len(outcome.problems) - errors
+    if lang == "ja":
+        click.echo(f"エラー {errors} 件、注意 {warnings} 件")
+    else:
+        click.echo(f"{errors} error(s), {warnings} warning(s)")
+
+
+@click.group(context_settings=CONTEXT)
+@click.version_option(__version__, "-V", "--version")
+def cli() -> None:
+    """Turn municipalities' 事務処理誤り reports into validated open data packages.
+
+    \b
+    Example, from the project folder:
+        pipeline build                  # the bundled reports into outputs/
+        pipeline validate report.txt    # check a new report, publish nothing
+        pipeline verify outputs         # check a downloaded package
+    """
+
+
+@cli.command(name="validate")
+@input_options
+def validate_cmd(inputs: tuple[Path, ...], config_path: Path, profile: Path | None, encoding: str | None, lang: str) -> None:
+    """Read, normalize and check reports without publishing anything.
+
+    INPUTS are report files or folders (default: the bundled reports). Exit 0
+    when every row is valid, 1 when anything is invalid.
+
+    \b
+    Example:
+        pipeline validate data/raw/jimu-shori-ayamari-2024q1.txt
+    """
+    config = load(config_path, profile)
+    outcome = check(list(inputs) or list(config.inputs), config, encoding)
+    report(outcome, lang)
+    sys.exit(EXIT_OK if outcome.ok and outcome.reports else EXIT_INVALID)
+
+
+@cli.command(name="build")
+@input_options
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path),
+              help="Folder to publish into, replaced as a whole (default: outputs/ in the project).")
+@click.option("--no-wait", is_flag=True, help="Stop at once, instead of waiting, when another run is publishing.")
+def build_cmd(inputs: tuple[Path, ...], config_path: Path, profile: Path | None, encoding: str | None, lang: str,
+              out: Path | None, no_wait: bool) -> None:
+    """Build the data package and publish it, all or nothing.
+
+    INPUTS are report files or folders (default: the bundled reports in
+    data/raw/). When any row is invalid nothing is published and the folder
+    stays as it was (exit 1). Otherwise the folder is replaced at once by the
+    new package: CSV, Parquet and JSON per table and datapackage.json.
+
+    \b
+    Example:
+        pipeline build
+        pipeline build data/raw/ --out /tmp/package
+    """
+    config = load(config_path, profile)
+    target = out or config.root / "outputs"
+    try:
+        outcome = build(list(inputs) or list(config.inputs), config, target, encoding, wait=not no_wait)
+    except PublishBusy as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_INVALID)
+    report(outcome, lang)
+    if outcome.published is None:
+        if not outcome.reports and outcome.ok:
+            click.echo("no report files found in the inputs" if lang != "ja" else "報告ファイルが見つかりません", err=True)
+        click.echo(f"nothing published; {target} is unchanged" if lang != "ja" else f"公開していません（{target} は変更なし）", err=True)
+        sys.exit(EXIT_INVALID)
+    rows = outcome.tables["incidents"].num_rows
+    click.echo(f"published {rows} incidents to {target}" if lang != "ja" else f"{rows} 件の事案を {target} に公開しました")
+
+
+@cli.command(name="verify")
+@click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
+def verify_cmd(folder: Path) -> None:
+    """Check a published package: files present, sizes and sha256 as declared,
+    every table valid against its schema, Parquet and JSON equal to the CSV.
+
+    \b
+    Example:
+        pipeline verify outputs
+    """
+    from .verify import verify_package
+
+    problems = verify_package(folder)
+    for line in problems:
+        click.echo(f"error: {line}", err=True)
+    if problems:
+        sys.exit(EXIT_INVALID)
+    click.echo(f"{folder}: package verified")
+
+
+def main() -> None:
+    cli(prog_name="pipeline")
+

@@ -1,0 +1,102 @@
+"""Configuration the data team edits: the root datapackage.json and a source profile.
+
+The root ``datapackage.json`` carries the dataset's metadata (titles, licence,
+publisher, keywords) and the municipality; its ``x_pipeline`` block names the
+source profile and the default inputs. A source profile maps the column
+headers of one city's report layout to the published fields (see
+``profiles/README.md``).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .text import squash_spaces
+
+# published-side key -> what the column holds, used in messages
+COLUMN_KEYS = ("no", "dates", "category", "office", "summary", "leak", "response", "measures", "phone")
+REQUIRED_COLUMNS = ("no", "dates", "category", "office", "summary", "leak")
+
+
+class ConfigError(Exception):
+    """The configuration itself is wrong: a usage error (exit 2), not bad input."""
+
+
+@dataclass(frozen=True)
+class Municipality:
+    code: str
+    name: str
+    prefecture: str = ""
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    columns: dict[str, tuple[str, ...]]  # key -> header texts accepted
+    municipality: Municipality | None = None
+    path: str = ""
+
+    def key_for_header(self, header: str) -> str | None:
+        wanted = squash_spaces(header)
+        for key, texts in self.columns.items():
+            if any(squash_spaces(t) == wanted for t in texts):
+                return key
+        return None
+
+    def header_text(self, key: str) -> str:
+        return self.columns[key][0]
+
+
+@dataclass(frozen=True)
+class Config:
+    root: Path
+    metadata: dict[str, Any]  # the root datapackage.json without x_pipeline
+    municipality: Municipality
+    profile: Profile
+    inputs: tuple[Path, ...]
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+def _municipality(data: dict[str, Any], where: str) -> Municipality:
+    try:
+        return Municipality(str(data["code"]), str(data["name"]), str(data.get("prefecture", "")))
+    except (KeyError, TypeError):
+        raise ConfigError(f"{where}: municipality needs a code and a name") from None
+
+
+def load_profile(path: Path) -> Profile:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"cannot read the source profile {path}: {exc}") from None
+    columns = data.get("columns", {})
+    unknown = sorted(set(columns) - set(COLUMN_KEYS))
+    missing = [key for key in REQUIRED_COLUMNS if key not in columns]
+    if unknown or missing:
+        raise ConfigError(f"{path}: unknown column keys {unknown} / missing {missing}; keys are {list(COLUMN_KEYS)}")
+    muni = _municipality(data["municipality"], str(path)) if "municipality" in data else None
+    return Profile(
+        name=str(data.get("name", path.stem)),
+        columns={key: tuple([v] if isinstance(v, str) else v) for key, v in columns.items()},
+        municipality=muni,
+        path=str(path),
+    )
+
+
+def load_config(root: Path, profile_path: Path | None = None) -> Config:
+    """Read ``root/datapackage.json``; a profile given here overrides the one it names."""
+    descriptor = root / "datapackage.json"
+    try:
+        metadata = json.loads(descriptor.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"cannot read {descriptor}: {exc}") from None
+    settings = metadata.pop("x_pipeline", {})
+    if "municipality" not in metadata:
+        raise ConfigError(f"{descriptor}: add a municipality block with its code and name")
+    municipality = _municipality(metadata["municipality"], str(descriptor))
+    profile = load_profile(profile_path or root / settings.get("profile", "profiles/toyooka.json"))
+    inputs = tuple(root / p for p in settings.get("inputs", ["data/raw"]))
+    return Config(root, metadata, municipality, profile, inputs, settings)

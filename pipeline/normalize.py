@@ -1,0 +1,201 @@
+"""A RawReport's rows become the published records: reports, incidents, measures, figures.
+
+Every row is either turned into records or reported with its reasons, never
+dropped silently. Each record remembers where it came from (`Source`), so that
+checks run later on the tables can still name the file, row and No.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import Any, TypeVar
+
+from .config import Municipality, Profile
+from .dates import parse_dates_cell
+from .errors import Problem, ValueProblem
+from .readers import RawReport, RawRow
+from .text import clean_text, unusual_characters
+from .values import parse_figures, parse_leak, parse_no, parse_office, parse_phone, split_measures, split_summary, totals
+
+Record = dict[str, Any]
+
+# published field -> the source column it comes from (for messages)
+FIELD_COLUMN = {
+    "incident_id": "no", "report_no": "no", "occurred_on": "dates", "occurred_until": "dates",
+    "discovered_on": "dates", "dates_as_written": "dates", "category": "category", "department": "office",
+    "division": "office", "summary": "summary", "personal_data_leaked": "leak", "leaked_persons": "leak",
+    "persons_affected": "summary", "households_affected": "summary", "facilities_affected": "summary",
+    "amount_jpy": "summary", "response": "response", "contact_phone": "phone", "measure": "measures",
+    "measure_no": "measures", "figure_no": "summary", "label": "summary", "value": "summary",
+    "unit": "summary", "qualifier": "summary",
+}
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Source:
+    file: str
+    row: int | None
+    no: str | None
+
+
+@dataclass
+class Normalized:
+    """Records per table, each with its Source at the same index."""
+
+    records: dict[str, list[Record]] = field(default_factory=lambda: {t: [] for t in ("reports", "incidents", "measures", "figures")})
+    sources: dict[str, list[Source]] = field(default_factory=lambda: {t: [] for t in ("reports", "incidents", "measures", "figures")})
+    problems: list[Problem] = field(default_factory=list)
+    headers: dict[str, dict[str, str]] = field(default_factory=dict)  # file -> column key -> header text
+    rows_read: int = 0
+    rows_rejected: int = 0
+
+    def add(self, table: str, record: Record, source: Source) -> None:
+        self.records[table].append(record)
+        self.sources[table].append(source)
+
+    def extend(self, other: Normalized) -> None:
+        for table in self.records:
+            self.records[table].extend(other.records[table])
+            self.sources[table].extend(other.sources[table])
+        self.problems.extend(other.problems)
+        self.headers.update(other.headers)
+        self.rows_read += other.rows_read
+        self.rows_rejected += other.rows_rejected
+
+
+def report_id(municipality: Municipality, report: RawReport) -> str:
+    return f"{municipality.code}-{report.period.start:%Y%m}"
+
+
+class _Row:
+    """Applies normalizers to one raw row, collecting every problem instead of stopping."""
+
+    def __init__(self, report: RawReport, raw: RawRow, profile: Profile) -> None:
+        self.report, self.raw, self.profile = report, raw, profile
+        self.no = raw.cells.get("no", "").strip() or None
+        self.problems: list[Problem] = []
+
+    def cell(self, key: str) -> str:
+        return self.raw.cells.get(key, "")
+
+    def problem(self, code: str, key: str, fieldname: str, value: str | None, **params: str) -> Problem:
+        header = self.report.headers.get(key) or (self.profile.header_text(key) if key in self.profile.columns else None)
+        return Problem(code, self.report.file, self.raw.line, self.no, fieldname, header, value, params=params)
+
+    def parse(self, key: str, fieldname: str, parser: Callable[[str], T], required: bool = True) -> T | None:
+        text = self.cell(key)
+        if not text.strip():
+            if required:
+                self.problems.append(self.problem("missing-value", key, fieldname, None))
+            return None
+        try:
+            return parser(text)
+        except ValueProblem as exc:
+            self.problems.append(self.problem("bad-value", key, fieldname, text.strip(), reason=exc.reason, reason_ja=exc.reason_ja))
+            return None
+
+    def text(self, key: str, fieldname: str, required: bool = True) -> str | None:
+        value = self.parse(key, fieldname, clean_text, required)
+        self.check_characters(key, fieldname, value)
+        return value or None
+
+    def check_characters(self, key: str, fieldname: str, value: str | None) -> None:
+        """A warning, not an error: the text is published as the source wrote it."""
+        odd = unusual_characters(value or "")
+        if odd:
+            chars = "、".join(f"{c} (U+{ord(c):04X})" for c in odd)
+            found = self.problem("unusual-character", key, fieldname, None, chars=chars)
+            self.problems.append(replace(found, severity="warning"))
+
+
+def normalize_report(report: RawReport, municipality: Municipality, profile: Profile) -> Normalized:
+    out = Normalized(rows_read=len(report.rows), headers={report.file: dict(report.headers)})
+    rid = report_id(municipality, report)
+    period = {"report_period_start": report.period.start, "report_period_end": report.period.end}
+    seen: dict[int, int] = {}
+    incidents = 0
+    for raw in report.rows:
+        row = _Row(report, raw, profile)
+        no = row.parse("no", "report_no", parse_no)
+        dates = row.parse("dates", "discovered_on", parse_dates_cell)
+        office = row.parse("office", "division", parse_office)
+        summary_text = row.parse("summary", "summary", split_summary)
+        leak = row.parse("leak", "personal_data_leaked", parse_leak)
+        phone = row.parse("phone", "contact_phone", parse_phone, required=False)
+        category = row.text("category", "category")
+        response = row.text("response", "response", required=False)
+        measures_text = row.parse("measures", "measure", split_measures, required=False) or []
+        summary, block = summary_text if summary_text else (None, None)
+        figures = []
+        if block is not None:
+            figures = row.parse("summary", "figures", lambda _: parse_figures(block)) or []
+        row.check_characters("summary", "summary", summary)
+        for measure in measures_text:
+            row.check_characters("measures", "measure", measure)
+        if no is not None:
+            if no in seen:
+                row.problems.append(row.problem("duplicate-no", "no", "report_no", str(no), other_row=str(seen[no])))
+            else:
+                seen[no] = raw.line
+        out.problems.extend(row.problems)
+        if any(p.severity == "error" for p in row.problems):
+            out.rows_rejected += 1
+            continue
+        assert no is not None and dates is not None and office is not None and leak is not None
+        incident_id = f"{rid}-{no:03d}"
+        source = Source(report.file, raw.line, row.no)
+        sums = totals(figures)
+        out.add(
+            "incidents",
+            {
+                "incident_id": incident_id,
+                "municipality_code": municipality.code,
+                "municipality_name": municipality.name,
+                "report_id": rid,
+                **period,
+                "report_no": no,
+                "occurred_on": dates.occurred_on,
+                "occurred_until": dates.occurred_until,
+                "discovered_on": dates.discovered_on,
+                "dates_as_written": clean_text(row.cell("dates")),
+                "category": category,
+                "department": office.department,
+                "division": office.division,
+                "summary": summary,
+                "personal_data_leaked": leak.leaked,
+                "leaked_persons": leak.persons,
+                "persons_affected": sums.persons,
+                "households_affected": sums.households,
+                "facilities_affected": sums.facilities,
+                "amount_jpy": sums.amount_jpy,
+                "response": response,
+                "contact_phone": phone,
+            },
+            source,
+        )
+        for i, measure in enumerate(measures_text, 1):
+            out.add("measures", {"incident_id": incident_id, "measure_no": i, "measure": measure}, source)
+        for i, fig in enumerate(figures, 1):
+            out.add(
+                "figures",
+                {"incident_id": incident_id, "figure_no": i, "label": fig.label or None, "value": fig.value, "unit": fig.unit, "qualifier": fig.qualifier},
+                source,
+            )
+        incidents += 1
+    out.add(
+        "reports",
+        {
+            "report_id": rid,
+            "municipality_code": municipality.code,
+            "municipality_name": municipality.name,
+            **period,
+            "title": report.title,
+            "source_file": report.file,
+            "source_sha256": report.sha256,
+            "incident_count": incidents,
+        },
+        Source(report.file, None, None),
+    )
+    return out

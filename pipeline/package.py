@@ -1,0 +1,62 @@
+"""The published ``datapackage.json``: the team's metadata plus one resource per file.
+
+CSV files are tabular resources with their Table Schema, so ``frictionless
+validate`` checks their content, row count, size and hash. Parquet and JSON
+files are ``"type": "file"`` resources (frictionless 5 cannot read an empty
+Parquet integer, and does not read JSON as a table): it checks their size and
+hash, and ``pipeline verify`` checks their content against the same schema.
+Their row count is ``x_rows``, since frictionless cannot count them.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from .readers import RawReport
+from .schema import TableSchema
+from .writers import MEDIA_TYPES, WrittenFile
+
+FORMAT_TITLES = {"csv": "CSV (UTF-8 BOM, CRLF)", "parquet": "Parquet", "json": "JSON"}
+
+
+def resource(file: WrittenFile, schema: TableSchema) -> dict[str, Any]:
+    name = file.table if file.format == "csv" else f"{file.table}_{file.format}"
+    described: dict[str, Any] = {
+        "name": name,
+        "path": file.path,
+        "title": f"{schema.descriptor.get('title', file.table)} ({FORMAT_TITLES[file.format]})",
+        "format": file.format,
+        "mediatype": MEDIA_TYPES[file.format],
+        "bytes": file.bytes,
+        "hash": f"sha256:{file.sha256}",
+    }
+    if file.format == "csv":
+        described.update(
+            {
+                "type": "table",
+                "encoding": "utf-8-sig",
+                "dialect": {"delimiter": ",", "lineTerminator": "\r\n", "header": True},
+                "rows": file.rows,
+                "schema": {k: v for k, v in schema.descriptor.items() if k not in ("title", "description")},
+            }
+        )
+    else:
+        described.update({"type": "file", "x_rows": file.rows, "x_table": file.table})
+    return described
+
+
+def descriptor(metadata: dict[str, Any], files: list[WrittenFile], schemas: dict[str, TableSchema], reports: list[RawReport]) -> dict[str, Any]:
+    package = {k: v for k, v in metadata.items() if not k.startswith("x_pipeline")}
+    package["sources"] = [
+        {"title": f"{r.title} ({r.file})", "x_file": r.file, "x_bytes": r.bytes, "x_hash": f"sha256:{r.sha256}"}
+        for r in sorted(reports, key=lambda r: (r.period.start, r.file))
+    ]
+    package["resources"] = [resource(f, schemas[f.table]) for f in files]
+    return package
+
+
+def write_descriptor(package: dict[str, Any], folder: Path) -> None:
+    text = json.dumps(package, ensure_ascii=False, indent=2) + "\n"
+    (folder / "datapackage.json").write_text(text, encoding="utf-8", newline="\n")

@@ -1,0 +1,106 @@
+"""Publish a folder atomically: build beside it, then swap it in at once.
+
+A package is written into a staging folder next to the target (same file
+system), then exchanged with the target in one ``renameat2(RENAME_EXCHANGE)``
+call where Linux offers it, so a reader sees either the old package or the
+new one, never a mix. On any failure the staging folder is removed and the
+target is untouched. A lock on the parent folder makes a second run wait for,
+or (with ``wait=False``) refuse to start while, another run is publishing.
+Staging folders left by a killed run are removed by the next run.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import errno
+import fcntl
+import os
+import shutil
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+STAGING = ".{name}.staging-"
+RETIRED = ".{name}.old-"
+
+
+class PublishBusy(Exception):
+    """Another run holds the publishing lock."""
+
+
+@contextmanager
+def publish_lock(target: Path, wait: bool = True, timeout: float = 600.0) -> Iterator[None]:
+    """An advisory lock on the target's parent folder (no lock file is left behind)."""
+    parent = target.resolve().parent
+    parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(parent, os.O_RDONLY)
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if not wait or time.monotonic() > deadline:
+                    raise PublishBusy(f"another run is publishing into {parent}; try again when it has finished") from None
+                time.sleep(0.2)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two paths atomically (Linux renameat2); False where not supported."""
+    libc_name = ctypes.util.find_library("c")
+    if not libc_name:
+        return False
+    libc = ctypes.CDLL(libc_name, use_errno=True)
+    renameat2 = getattr(libc, "renameat2", None)
+    if renameat2 is None:
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    result = renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange)
+    if result == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in (errno.EINVAL, errno.ENOSYS, errno.EXDEV):
+        return False
+    raise OSError(err, os.strerror(err), str(a))
+
+
+def clean_leftovers(target: Path) -> None:
+    """Remove staging and retired folders a killed run may have left (call under the lock)."""
+    for pattern in (STAGING, RETIRED):
+        for leftover in target.parent.glob(pattern.format(name=target.name) + "*"):
+            shutil.rmtree(leftover, ignore_errors=True)
+
+
+def new_staging(target: Path) -> Path:
+    staging = target.parent / (STAGING.format(name=target.name) + str(os.getpid()))
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    return staging
+
+
+def swap_in(staging: Path, target: Path) -> None:
+    """Make `staging` the target; the previous target is removed afterwards."""
+    _fsync_tree(staging)
+    if target.exists():
+        if _exchange(staging, target):
+            shutil.rmtree(staging)  # now holds the previous package
+            return
+        retired = target.parent / (RETIRED.format(name=target.name) + str(os.getpid()))
+        os.rename(target, retired)
+        os.rename(staging, target)
+        shutil.rmtree(retired)
+    else:
+        os.rename(staging, target)
+
+
+def _fsync_tree(folder: Path) -> None:
+    for path in sorted(folder.rglob("*")):
+        if path.is_file():
+            with path.open("rb") as handle:
+                os.fsync(handle.fileno())

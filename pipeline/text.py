@@ -1,0 +1,53 @@
+"""Text helpers shared by the normalizers.
+
+Width is folded selectively: NFKC would also turn ``①`` into ``1`` and ``～``
+into ``~``, so only full-width ASCII digits, letters and the punctuation that
+numbers, dates and phones use are folded, and only where a value is parsed.
+Free text (summary, measures) keeps the characters the clerk wrote.
+"""
+
+from __future__ import annotations
+
+import re
+
+_FULLWIDTH = {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)}
+del _FULLWIDTH[0xFF5E]  # ～ stays: it separates ranges, and is not a tilde in Japanese text
+_FOLD = str.maketrans(
+    {
+        **{chr(k): chr(v) for k, v in _FULLWIDTH.items()},
+        "\u3000": " ",  # ideographic space
+        "\u2010": "-", "\u2011": "-", "\u2012": "-", "\u2013": "-", "\u2014": "-",
+        "\u2015": "-", "\u2212": "-",  # hyphens, dashes, minus sign
+        "\uff64": ",",  # halfwidth ideographic comma
+    }
+)
+_LINEBREAK = re.compile(r"[ \t\u3000]*(?:\r\n|\r|\n)+[ \t\u3000]*")
+
+
+def fold_width(text: str) -> str:
+    """Full-width digits, letters and ASCII punctuation to half width; ～ is kept."""
+    return text.translate(_FOLD)
+
+
+def clean_text(text: str) -> str:
+    """Strip surrounding whitespace and join lines a cell was wrapped over with a space."""
+    return _LINEBREAK.sub(" ", text.replace("\u00a0", " ")).strip(" \t\u3000\r\n")
+
+
+def squash_spaces(text: str) -> str:
+    """Header text compared without any whitespace: `個人情報の漏えい の有無` == `個人情報の漏えいの有無`."""
+    return re.sub(r"\s+", "", fold_width(text))
+
+
+def unusual_characters(text: str) -> list[str]:
+    """Characters Shift_JIS (CP932) cannot hold: in a Japanese report, usually a typo
+    such as the simplified 为 typed for を by a Chinese input method."""
+    found: list[str] = []
+    for ch in text:
+        if ch in found or ch.isascii():
+            continue
+        try:
+            ch.encode("cp932")
+        except UnicodeEncodeError:
+            found.append(ch)
+    return found
