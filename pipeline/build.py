@@ -24,10 +24,13 @@ from .writers import WrittenFile, write_table
 
 @dataclass(frozen=True)
 class FileSummary:
+    """Row accounting of one input file: rows_read == rows_valid + rows_rejected."""
+
     file: str
     rows_read: int
-    rows_published: int
+    rows_valid: int
     rows_rejected: int
+    rows_published: int
 
 
 @dataclass
@@ -46,20 +49,27 @@ class Outcome:
         return not errors_in(self.problems)
 
     def summaries(self) -> list[FileSummary]:
-        rows: dict[str, list[int]] = {}
+        rejected: dict[str, set[int]] = {}
+        for p in errors_in(self.problems):
+            rejected.setdefault(p.file, set())
+            if p.row is not None:
+                rejected[p.file].add(p.row)
+        out = []
         for report in self.reports:
-            rows[report.file] = [len(report.rows), 0]
-        for source in self.normalized.sources["incidents"]:
-            rows[source.file][1] += 1
-        failed = {p.file for p in self.problems if p.severity == "error"} - set(rows)
-        out = [FileSummary(f, read, published, read - published) for f, (read, published) in rows.items()]
-        return out + [FileSummary(f, 0, 0, 0) for f in sorted(failed)]
+            lines = {row.line for row in report.rows}
+            bad = len(rejected.pop(report.file, set()) & lines)
+            valid = len(lines) - bad
+            out.append(FileSummary(report.file, len(lines), valid, bad, valid if self.published else 0))
+        return out + [FileSummary(f, 0, 0, 0, 0) for f in sorted(rejected)]
 
 
 def read_all(paths: list[Path], config: Config, encoding: str | None = None) -> tuple[list[RawReport], list[Problem]]:
     reports: list[RawReport] = []
     problems: list[Problem] = []
     for path in discover(paths):
+        if not path.exists():
+            problems.append(Problem("file-unreadable", str(path), params={"reason": "there is no such file or folder"}))
+            continue
         try:
             reports.append(read_report(path, config.profile, encoding))
         except ReadFailed as failed:
@@ -89,33 +99,37 @@ def to_tables(normalized: Normalized, schemas: dict[str, TableSchema]) -> dict[s
     return tables
 
 
-def _locate(normalized: Normalized, table: str, index: int, fieldname: str) -> tuple[Source, str | None]:
+def _locate(normalized: Normalized, table: str, index: int, fieldname: str, value: str | None) -> tuple[Source, str | None, str | None]:
+    """Where a table row came from, the source column's header, and the value as the
+    source wrote it when the record keeps it (e.g. `dates_as_written`)."""
     source = normalized.sources[table][index]
     column = FIELD_COLUMN.get(fieldname.split(",")[0])
     header = normalized.headers.get(source.file, {}).get(column) if column else None
-    return source, header
+    written = normalized.records[table][index].get(f"{column}_as_written") if column else None
+    return source, header, written or value
 
 
 def validate_tables(tables: dict[str, pa.Table], normalized: Normalized, schemas: dict[str, TableSchema]) -> list[Problem]:
     problems: list[Problem] = []
     for name in TABLES:
         for v in checks.check_table(tables[name], schemas[name], tables):
-            source, header = _locate(normalized, name, v.index, v.field)
+            source, header, value = _locate(normalized, name, v.index, v.field, v.value)
             if name == "incidents" and v.check == "primary-key":
                 earlier = next(i for i, r in enumerate(normalized.records[name]) if r["incident_id"] == v.value)
                 other = normalized.sources[name][earlier]
                 problems.append(
-                    Problem("duplicate-incident", source.file, source.row, source.no, "incident_id", header, v.value,
+                    Problem("duplicate-incident", source.file, source.row, source.no, "incident_id", header, value,
                             params={"other_file": f"{other.file}, row {other.row}"})
                 )
                 continue
             problems.append(
-                Problem("schema-violation", source.file, source.row, source.no, v.field, header, v.value,
+                Problem("schema-violation", source.file, source.row, source.no, v.field, header, value,
                         params={"reason": f"{name}.{v.field} {v.reason}"})
             )
-    for r in rules.check_incidents(tables["incidents"]):
-        source, header = _locate(normalized, "incidents", r.index, r.field)
-        problems.append(Problem(r.code, source.file, source.row, source.no, r.field, header, r.value, params=r.params))
+    for table, breaks in (("reports", rules.check_reports(tables["reports"])), ("incidents", rules.check_incidents(tables["incidents"]))):
+        for r in breaks:
+            source, header, value = _locate(normalized, table, r.index, r.field, r.value)
+            problems.append(Problem(r.code, source.file, source.row, source.no, r.field, header, value, params={"date": r.value, **r.params}))
     return problems
 
 
@@ -129,6 +143,7 @@ def check(paths: list[Path], config: Config, encoding: str | None = None) -> Out
     schemas = load_schemas()
     outcome.tables = to_tables(outcome.normalized, schemas)
     outcome.problems.extend(validate_tables(outcome.tables, outcome.normalized, schemas))
+    outcome.problems.sort(key=lambda p: (p.file, p.row or 0))
     return outcome
 
 

@@ -62,13 +62,12 @@ def report(outcome: Outcome, lang: str) -> None:
     """Problems to stderr, the per-file row accounting to stdout."""
     for problem in outcome.problems:
         click.echo(render(problem, lang), err=True)
-    heading = ("ファイル", "読込", "公開", "除外") if lang == "ja" else ("file", "read", "published", "rejected")
-    summaries = outcome.summaries()
-    if summaries:
-        width = max(len(s.file) for s in summaries + [type(summaries[0])(heading[0], 0, 0, 0)])
-        click.echo(f"{heading[0]:<{width}}  {heading[1]:>6}  {heading[2]:>9}  {heading[3]:>8}")
-        for s in summaries:
-            click.echo(f"{s.file:<{width}}  {s.rows_read:>6}  {s.rows_published:>9}  {s.rows_rejected:>8}")
+    heading = ("ファイル", "読込", "正常", "エラー", "公開") if lang == "ja" else ("file", "read", "valid", "rejected", "published")
+    rows = [(s.file, s.rows_read, s.rows_valid, s.rows_rejected, s.rows_published) for s in outcome.summaries()]
+    if rows:
+        width = max(len(str(r[0])) for r in [heading, *rows])
+        for r in [heading, *rows]:
+            click.echo(f"{r[0]:<{width}}" + "".join(f"  {v:>9}" for v in r[1:]))
     errors = len(errors_in(outcome.problems))
     warnings = len(outcome.problems) - errors
     if lang == "ja":

@@ -25,11 +25,11 @@ _ERA_ORDER = list(ERAS)
 _ERA_BY_NAME = {alias: name for name, (_, aliases) in ERAS.items() for alias in (name, *aliases)}
 _ERA_ALT = "|".join(sorted(_ERA_BY_NAME, key=len, reverse=True))
 
-_YEAR = rf"(?:(?P<era>{_ERA_ALT})\s*(?P<eyear>元|\d{{1,2}})|(?P<year>\d{{4}}))"
+_YEAR = rf"(?:(?P<era>{_ERA_ALT})\s*(?P<eyear>元|[0-9]{{1,2}})|(?P<year>[0-9]{{4}}))"
 _DATE = re.compile(
-    rf"{_YEAR}\s*(?:年|[./\-])\s*(?P<month>\d{{1,2}})\s*(?:月|[./\-])\s*(?P<day>\d{{1,2}})\s*日?"
+    rf"{_YEAR}\s*(?:年|[./\-])\s*(?P<month>[0-9]{{1,2}})\s*(?:月|[./\-])\s*(?P<day>[0-9]{{1,2}})\s*日?"
 )
-_YEAR_MONTH = re.compile(rf"(?:{_YEAR}\s*年)?\s*(?P<month>\d{{1,2}})\s*月")
+_YEAR_MONTH = re.compile(rf"(?:{_YEAR}\s*年)?\s*(?P<month>[0-9]{{1,2}})\s*月")
 RANGE_SEPARATORS = "～~〜"
 UNKNOWN_WORDS = ("不明", "不詳", "不明確", "調査中")
 

@@ -68,20 +68,20 @@ CATALOG: dict[str, tuple[str, str]] = {
     ),
     # rules the schema cannot say
     "discovered-outside-period": (
-        "the discovery date {value} is outside the report's period {start} to {end}",
-        "判明日 {value} が報告の対象期間 ({start}～{end}) の外です",
+        "the discovery date {date} is outside the report's period {start} to {end}",
+        "判明日 {date} が報告の対象期間 ({start}～{end}) の外です",
     ),
     "occurred-after-discovered": (
-        "the occurrence date {value} is after the discovery date {discovered}",
-        "発生日 {value} が判明日 {discovered} より後になっています",
+        "the occurrence date {date} is after the discovery date {discovered}",
+        "発生日 {date} が判明日 {discovered} より後になっています",
     ),
     "range-reversed": (
-        "the occurrence range ends ({value}) before it starts ({start})",
-        "発生期間の終わり ({value}) が始まり ({start}) より前です",
+        "the occurrence range ends ({date}) before it starts ({start})",
+        "発生期間の終わり ({date}) が始まり ({start}) より前です",
     ),
     "bad-municipality-code": (
-        "the municipality code {value} is not a valid 6-digit code (check digit should be {expected})",
-        "団体コード {value} が正しくありません（検査数字は {expected} のはずです）",
+        "the municipality code {value} is not a valid 6-digit code (check digit should be {expected}); correct it in the configuration (datapackage.json or the source profile)",
+        "団体コード {value} が正しくありません（検査数字は {expected} のはずです）。設定（datapackage.json または取込設定）を直してください",
     ),
     "duplicate-no": (
         "No {value} is used twice in this report (also on row {other_row})",
@@ -177,7 +177,9 @@ def render(problem: Problem, lang: str = "en") -> str:
         value = f" 値「{shown}」" if lang == "ja" else f" value {shown!r}"
     label = {"error": ("error", "エラー"), "warning": ("warning", "注意")}[problem.severity]
     tag = label[1] if lang == "ja" else label[0]
-    return f"{tag}: {where}:{column}{value}: {problem.message(lang)}"
+    detail = f"{column}{value}".strip()
+    located = f"{where}: {detail}" if detail else where
+    return f"{tag}: {located}: {problem.message(lang)}"
 
 
 def errors_in(problems: list[Problem]) -> list[Problem]:

@@ -39,6 +39,19 @@ def _iso(array: pa.ChunkedArray, i: int) -> str:
     return "" if value is None else value.isoformat()
 
 
+def check_reports(reports: pa.Table) -> list[RuleBreak]:
+    """One finding per report whose municipality code (from configuration) is invalid."""
+    found: list[RuleBreak] = []
+    codes = reports["municipality_code"]
+    bad = [c for c in pc.unique(codes).to_pylist() if c is not None and not valid_municipality_code(c)]
+    if bad:
+        for i in _indices(pc.is_in(codes, value_set=pa.array(bad, pa.string()))):
+            code = codes[i].as_py()
+            expected = str(check_digit(code[:5])) if code[:5].isdigit() and len(code) == 6 else "?"
+            found.append(RuleBreak(i, "bad-municipality-code", "municipality_code", code, {"expected": expected}))
+    return found
+
+
 def check_incidents(incidents: pa.Table) -> list[RuleBreak]:
     found: list[RuleBreak] = []
     start, end = incidents["report_period_start"], incidents["report_period_end"]
@@ -52,11 +65,4 @@ def check_incidents(incidents: pa.Table) -> list[RuleBreak]:
     for i in _indices(pc.less(until, occurred)):
         found.append(RuleBreak(i, "range-reversed", "occurred_until", _iso(until, i), {"start": _iso(occurred, i)}))
 
-    codes = incidents["municipality_code"]
-    bad = [c for c in pc.unique(codes).to_pylist() if c is not None and not valid_municipality_code(c)]
-    if bad:
-        for i in _indices(pc.is_in(codes, value_set=pa.array(bad, pa.string()))):
-            code = codes[i].as_py()
-            expected = str(check_digit(code[:5])) if code[:5].isdigit() and len(code) == 6 else "?"
-            found.append(RuleBreak(i, "bad-municipality-code", "municipality_code", code, {"expected": expected}))
     return found

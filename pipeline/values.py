@@ -15,7 +15,7 @@ from .text import clean_text, fold_width
 def parse_no(text: str) -> int:
     """The report's No: `1`, `１`, or `1.0` as Excel stores numbers."""
     folded = fold_width(text).strip().rstrip(".")
-    m = re.fullmatch(r"(\d{1,6})(?:\.0+)?", folded)
+    m = re.fullmatch(r"([0-9]{1,6})(?:\.0+)?", folded)
     if not m or int(m.group(1)) < 1:
         raise ValueProblem(f"No {text!r} is not a whole number from 1", f"No「{text}」は1以上の整数ではありません")
     return int(m.group(1))
@@ -27,7 +27,7 @@ class Leak:
     persons: int | None
 
 
-_LEAK = re.compile(r"(?P<flag>有|無|あり|なし)\s*(?:\(\s*(?:(?P<n>[\d,]+)\s*(?:人|名|件)?|(?P<unknown>不明|不詳))\s*\))?")
+_LEAK = re.compile(r"(?P<flag>有|無|あり|なし)\s*(?:\(\s*(?:(?P<n>[0-9,]+)\s*(?:人|名|件)?|(?P<unknown>不明|不詳))\s*\))?")
 
 
 def parse_leak(text: str) -> Leak:
@@ -52,7 +52,7 @@ def parse_phone(text: str) -> str:
     """`0796-24-7033`, `０７９６－２４－７０３３`, `0796(24)7033` → `0796-24-7033`."""
     folded = fold_width(text).translate(_PHONE_DASHES).strip()
     folded = re.sub(r"\s*[-()]\s*|\s+", "-", folded).strip("-")
-    m = re.fullmatch(r"0\d{1,4}-\d{1,4}-\d{3,4}", folded)
+    m = re.fullmatch(r"0[0-9]{1,4}-[0-9]{1,4}-[0-9]{3,4}", folded)
     digits = re.sub(r"\D", "", folded)
     if not m or len(digits) not in (10, 11):
         raise ValueProblem(
@@ -88,7 +88,7 @@ class Figure:
 
 _BLOCK = re.compile(r"(?P<body>.*?)\s*[【\[](?P<block>[^【】\[\]]*)[】\]]\s*", re.S)
 _FIGURE = re.compile(
-    r"(?P<label>[^\d:]*?)\s*:?\s*(?P<qual>(?:うち|約)*)\s*(?P<num>\d[\d,]*(?:\.\d+)?)\s*(?P<man>万)?\s*(?P<unit>[^\d\s]*)"
+    r"(?P<label>[^0-9:]*?)\s*:?\s*(?P<qual>(?:うち|約)*)\s*(?P<num>[0-9][0-9,]*(?:\.[0-9]+)?)\s*(?P<man>万)?\s*(?P<unit>[^0-9\s]*)"
 )
 
 
@@ -96,7 +96,7 @@ def split_summary(text: str) -> tuple[str, str | None]:
     """概要 → (the text without its trailing 【…】 figures block, the block or None)."""
     cleaned = clean_text(text)
     m = _BLOCK.fullmatch(cleaned)
-    if not m or not re.search(r"\d", m.group("block")):
+    if not m or not re.search(r"[0-9:]", fold_width(m.group("block"))):
         return cleaned, None
     return m.group("body"), m.group("block")
 

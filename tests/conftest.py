@@ -1,0 +1,82 @@
+"""Shared test helpers: the real seed report, a CLI runner, reports made from the seed."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from pipeline.cli import cli
+from pipeline.config import Config, load_config
+
+ROOT = Path(__file__).resolve().parent.parent
+SEED = ROOT / "data" / "raw" / "jimu-shori-ayamari-2024q1.txt"
+SHARED = ROOT.parent / "shared"
+
+
+@pytest.fixture(scope="session")
+def config() -> Config:
+    return load_config(ROOT)
+
+
+@pytest.fixture(scope="session")
+def seed_lines() -> list[str]:
+    """The seed report's lines: title at index 2, header at 4, incidents from 5."""
+    return SEED.read_text(encoding="utf-8").split("\n")
+
+
+def tree_digest(folder: Path) -> dict[str, str]:
+    """Every file under `folder` with its sha256: equal digests mean an untouched folder."""
+    if not folder.exists():
+        return {}
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
+
+
+@pytest.fixture()
+def run(monkeypatch: pytest.MonkeyPatch) -> Callable[..., Result]:
+    """Run the CLI from the project root, as the README's commands do (messages in English)."""
+    monkeypatch.chdir(ROOT)
+    monkeypatch.setenv("LANG", "C.UTF-8")
+    monkeypatch.delenv("LC_ALL", raising=False)
+    monkeypatch.delenv("LC_MESSAGES", raising=False)
+
+    def invoke(*args: str) -> Result:
+        return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+
+    return invoke
+
+
+@pytest.fixture()
+def make_report(tmp_path: Path, seed_lines: list[str]) -> Callable[..., Path]:
+    """Write a report made from the seed: replace rows (by index from 0) or cells, or the title."""
+
+    def write(
+        name: str = "report.txt",
+        cells: dict[tuple[int, int], str] | None = None,
+        title: str | None = None,
+        rows: list[int] | None = None,
+        extra: list[str] | None = None,
+        encoding: str = "utf-8",
+    ) -> Path:
+        lines = list(seed_lines)
+        body = [line.split("\t") for line in lines[5:] if line.strip()]
+        for (row, col), value in (cells or {}).items():
+            body[row][col] = value
+        if rows is not None:
+            body = [body[i] for i in rows]
+        if title is not None:
+            lines[2] = title
+        text = "\n".join(lines[:5] + ["\t".join(r) for r in body] + (extra or [])) + "\n"
+        path = tmp_path / "in" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(text.encode(encoding))
+        return path
+
+    return write

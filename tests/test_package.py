@@ -1,0 +1,108 @@
+"""The published package: valid for frictionless, same values in every format, reproducible."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+from frictionless import Package
+
+from pipeline.build import build
+from pipeline.config import Config
+from pipeline.schema import load_schemas
+from pipeline.verify import verify_package
+
+from .conftest import ROOT, SEED, tree_digest
+
+
+@pytest.fixture(scope="module")
+def package(tmp_path_factory: pytest.TempPathFactory, config: Config) -> Path:
+    out = tmp_path_factory.mktemp("pkg") / "out"
+    assert build([SEED], config, out).published == out
+    return out
+
+
+def test_frictionless_validates_the_package(package: Path) -> None:
+    report = Package(str(package / "datapackage.json")).validate()
+    assert report.valid, report.flatten(["rowNumber", "fieldName", "type", "note"])
+    checked = {task.name for task in report.tasks}
+    assert {"incidents", "measures", "figures", "reports", "incidents_parquet", "incidents_json"} <= checked
+
+
+def test_descriptor_is_self_contained_and_declares_every_file(package: Path) -> None:
+    descriptor = json.loads((package / "datapackage.json").read_text(encoding="utf-8"))
+    declared = {r["path"] for r in descriptor["resources"]}
+    on_disk = {str(p.relative_to(package)) for p in (package / "data").rglob("*") if p.is_file()}
+    assert declared >= on_disk
+    for resource in descriptor["resources"]:
+        assert not resource["path"].startswith(("/", "..")) and "://" not in resource["path"]
+        assert resource["hash"].startswith("sha256:") and resource["bytes"] > 0
+        assert (resource.get("rows") or resource.get("x_rows")) is not None
+    assert descriptor["licenses"][0]["name"] == "PDL-1.0"
+    assert any(lic["name"] == "CC-BY-4.0" for lic in descriptor["licenses"])
+    assert descriptor["sources"][0]["x_hash"].startswith("sha256:")
+    assert "x_pipeline" not in descriptor
+    for key in ("name", "title", "description", "version", "contributors"):
+        assert descriptor[key]
+
+
+def csv_frame(package: Path, table: str) -> pd.DataFrame:
+    return pd.read_csv(package / "data" / f"{table}.csv", dtype=str, keep_default_na=False, encoding="utf-8-sig")
+
+
+@pytest.mark.parametrize("table", ["reports", "incidents", "measures", "figures"])
+def test_parquet_and_json_hold_the_csv_values_with_schema_types(package: Path, table: str) -> None:
+    schema = load_schemas()[table]
+    parquet = pq.read_table(package / "data" / f"{table}.parquet")
+    assert parquet.schema.names == schema.field_names
+    types = {f["name"]: f["type"] for f in schema.fields}
+    for field in parquet.schema:
+        expected = {"string": "string", "integer": "int64", "date": "date32[day]", "boolean": "bool"}[types[field.name]]
+        assert str(field.type) == expected, field.name
+    csv = csv_frame(package, table).values.tolist()
+    assert [as_csv_text(r) for r in parquet.to_pylist()] == csv
+    records = json.loads((package / "data" / f"{table}.json").read_text(encoding="utf-8"))
+    assert [list(r) for r in records] == [schema.field_names] * len(records)
+    assert [as_csv_text(r) for r in records] == csv
+
+
+def as_csv_text(record: dict[str, object]) -> list[str]:
+    """A record's values as the CSV writes them: '' for missing, true/false, ISO dates."""
+    return ["" if v is None else str(v).lower() if isinstance(v, bool) else str(v) for v in record.values()]
+
+
+def test_integers_with_missing_values_stay_integers(package: Path) -> None:
+    incidents = pq.read_table(package / "data" / "incidents.parquet").to_pandas(types_mapper=pd.ArrowDtype)
+    assert str(incidents["amount_jpy"].dtype) == "int64[pyarrow]"
+    assert incidents["amount_jpy"].isna().sum() == 5
+
+
+def test_csv_has_bom_and_crlf_for_excel(package: Path) -> None:
+    raw = (package / "data" / "incidents.csv").read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf")
+    assert raw.count(b"\r\n") == 8 and raw.count(b"\n") == 8
+
+
+def test_building_twice_gives_identical_bytes(config: Config, tmp_path: Path, package: Path) -> None:
+    again = tmp_path / "again"
+    build([SEED], config, again)
+    assert tree_digest(again) == tree_digest(package)
+
+
+def test_committed_outputs_are_what_the_code_builds(package: Path) -> None:
+    assert tree_digest(ROOT / "outputs") == tree_digest(package)
+
+
+def test_verify_accepts_the_package_and_catches_tampering(package: Path, tmp_path: Path) -> None:
+    import shutil
+
+    assert verify_package(package) == []
+    copy = tmp_path / "copy"
+    shutil.copytree(package, copy)
+    target = copy / "data" / "figures.json"
+    target.write_text(target.read_text(encoding="utf-8").replace("134", "135"), encoding="utf-8")
+    problems = verify_package(copy)
+    assert any("figures.json" in p and "sha256" in p for p in problems)

@@ -1,0 +1,98 @@
+"""Publishing is all or nothing: faults mid-write leave the previous package and no leftovers."""
+
+from __future__ import annotations
+
+import errno
+import subprocess
+import sys
+import textwrap
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from click.testing import Result
+
+from pipeline import publish, writers
+from pipeline.build import build
+from pipeline.config import Config
+
+from .conftest import ROOT, SEED, tree_digest
+
+
+@pytest.fixture()
+def previous(tmp_path: Path, config: Config, make_report: Callable[..., Path]) -> Path:
+    """A published package of the seed's first three incidents: what a failed run must keep."""
+    out = tmp_path / "site" / "package"
+    assert build([make_report(rows=[0, 1, 2])], config, out).published == out
+    return out
+
+
+def siblings(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.parent.iterdir())
+
+
+def test_a_full_disk_mid_write_keeps_the_previous_package(previous: Path, config: Config, monkeypatch: pytest.MonkeyPatch) -> None:
+    before = tree_digest(previous)
+    calls = {"n": 0}
+    real = writers.WRITERS["parquet"]
+
+    def disk_full(table, path):  # type: ignore[no-untyped-def]
+        calls["n"] += 1
+        if calls["n"] == 3:  # the third table's Parquet file
+            raise OSError(errno.ENOSPC, "No space left on device", str(path))
+        real(table, path)
+
+    monkeypatch.setitem(writers.WRITERS, "parquet", disk_full)
+    with pytest.raises(OSError, match="No space left"):
+        build([SEED], config, previous)
+    assert tree_digest(previous) == before
+    assert siblings(previous) == ["package"]
+
+
+def test_a_killed_run_leaves_the_previous_package_and_the_next_run_cleans_up(previous: Path) -> None:
+    before = tree_digest(previous)
+    script = textwrap.dedent(
+        f"""
+        import os
+        from pathlib import Path
+        from pipeline import writers
+        from pipeline.build import build
+        from pipeline.config import load_config
+        real = writers.WRITERS["json"]
+        def die(table, path):
+            real(table, path)
+            os._exit(9)  # killed after writing the first JSON file
+        writers.WRITERS["json"] = die
+        build([Path({str(SEED)!r})], load_config(Path({str(ROOT)!r})), Path({str(previous)!r}))
+        """
+    )
+    result = subprocess.run([sys.executable, "-c", script], cwd=ROOT)
+    assert result.returncode == 9
+    assert tree_digest(previous) == before
+    assert any(name.startswith(".package.staging-") for name in siblings(previous))
+    # the next run removes what the killed one left, and publishes
+    assert build([SEED], load_config_root(), previous).published == previous
+    assert siblings(previous) == ["package"]
+    assert len((previous / "data" / "incidents.csv").read_text(encoding="utf-8-sig").splitlines()) == 8
+
+
+def load_config_root() -> Config:
+    from pipeline.config import load_config
+
+    return load_config(ROOT)
+
+
+def test_a_second_run_while_one_publishes_stops_with_a_clear_message(previous: Path, run: Callable[..., Result]) -> None:
+    before = tree_digest(previous)
+    with publish.publish_lock(previous):
+        result = run("build", str(SEED), "--out", str(previous), "--no-wait")
+    assert result.exit_code == 1
+    assert "another run is publishing" in result.stderr
+    assert tree_digest(previous) == before
+
+
+def test_swap_replaces_the_whole_folder(previous: Path, tmp_path: Path, config: Config) -> None:
+    (previous / "stale.txt").write_text("from an older layout", encoding="utf-8")
+    build([SEED], config, previous)
+    assert not (previous / "stale.txt").exists()
+    assert siblings(previous) == ["package"]
