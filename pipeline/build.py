@@ -14,7 +14,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from . import checks, package, publish, rules
-from .config import Config
+from .config import Config, ConfigError
 from .errors import Problem, errors_in
 from .normalize import FIELD_COLUMN, Normalized, Source, normalize_report
 from .readers import RawReport, ReadFailed, discover, read_report
@@ -31,6 +31,7 @@ class FileSummary:
     rows_valid: int
     rows_rejected: int
     rows_published: int
+    rows_superseded: int = 0  # rows of a report replaced by its 訂正版
 
 
 @dataclass
@@ -39,6 +40,7 @@ class Outcome:
 
     problems: list[Problem] = field(default_factory=list)
     reports: list[RawReport] = field(default_factory=list)
+    superseded: list[RawReport] = field(default_factory=list)
     normalized: Normalized = field(default_factory=Normalized)
     tables: dict[str, pa.Table] = field(default_factory=dict)
     files: list[WrittenFile] = field(default_factory=list)
@@ -60,28 +62,67 @@ class Outcome:
             bad = len(rejected.pop(report.file, set()) & lines)
             valid = len(lines) - bad
             out.append(FileSummary(report.file, len(lines), valid, bad, valid if self.published else 0))
+        out += [FileSummary(r.file, len(r.rows), 0, 0, 0, len(r.rows)) for r in self.superseded]
         return out + [FileSummary(f, 0, 0, 0, 0) for f in sorted(rejected)]
+
+
+def display_name(path: Path, top: Path) -> str:
+    """How a file is named in messages and in `reports.source_file`: relative to the
+    folder it was found in, or its own name when it was named directly."""
+    return path.name if path == top else path.relative_to(top).as_posix()
 
 
 def read_all(paths: list[Path], config: Config, encoding: str | None = None) -> tuple[list[RawReport], list[Problem]]:
     reports: list[RawReport] = []
     problems: list[Problem] = []
-    for path in discover(paths):
+    for path, top in discover(paths):
+        name = display_name(path, top)
         if not path.exists():
             problems.append(Problem("file-unreadable", str(path), params={"reason": "there is no such file or folder"}))
             continue
         try:
-            reports.append(read_report(path, config.profile, encoding))
+            profile = config.profile_for(path, top)
+        except ConfigError as exc:
+            problems.append(Problem("bad-profile", name, params={"reason": str(exc)}))
+            continue
+        try:
+            reports.append(read_report(path, profile, encoding, name))
         except ReadFailed as failed:
             problems.extend(failed.problems)
     return reports, problems
 
 
+def select_reports(reports: list[RawReport], config: Config) -> tuple[list[RawReport], list[RawReport], list[Problem]]:
+    """One report per municipality and period: a report marked 訂正版 replaces the
+    period's original; two originals (or two corrections) for one period are an error."""
+    groups: dict[tuple[str, object], list[RawReport]] = {}
+    for report in reports:
+        key = (config.municipality_of(report.profile).code, report.period.start)
+        groups.setdefault(key, []).append(report)
+    chosen: list[RawReport] = []
+    superseded: list[RawReport] = []
+    problems: list[Problem] = []
+    for group in groups.values():
+        corrections = [r for r in group if r.correction]
+        originals = [r for r in group if not r.correction]
+        clash = corrections if len(corrections) > 1 else originals if not corrections and len(originals) > 1 else []
+        if clash:
+            for report in clash[1:]:
+                problems.append(Problem("duplicate-report", report.file, value=report.title, params={"other_file": clash[0].file}))
+            continue
+        winner = corrections[0] if corrections else originals[0]
+        chosen.append(winner)
+        for replaced in originals if corrections else []:
+            superseded.append(replaced)
+            problems.append(Problem("report-superseded", replaced.file, value=replaced.title, severity="warning",
+                                    params={"other_file": winner.file, "rows": str(len(replaced.rows))}))
+    return chosen, superseded, problems
+
+
 def normalize_all(reports: list[RawReport], config: Config) -> Normalized:
     result = Normalized()
-    municipality = config.profile.municipality or config.municipality
     for report in reports:
-        result.extend(normalize_report(report, municipality, config.profile))
+        result.extend(normalize_report(report, config.municipality_of(report.profile)))
     return result
 
 
@@ -103,9 +144,10 @@ def _locate(normalized: Normalized, table: str, index: int, fieldname: str, valu
     """Where a table row came from, the source column's header, and the value as the
     source wrote it when the record keeps it (e.g. `dates_as_written`)."""
     source = normalized.sources[table][index]
-    column = FIELD_COLUMN.get(fieldname.split(",")[0])
-    header = normalized.headers.get(source.file, {}).get(column) if column else None
-    written = normalized.records[table][index].get(f"{column}_as_written") if column else None
+    headers = normalized.headers.get(source.file, {})
+    keys = [k for k in FIELD_COLUMN.get(fieldname.split(",")[0], ()) if k in headers]
+    header = headers[keys[0]] if keys else None
+    written = normalized.records[table][index].get("dates_as_written") if keys and keys[0] in ("dates", "occurred", "discovered") else None
     return source, header, written or value
 
 
@@ -136,8 +178,9 @@ def validate_tables(tables: dict[str, pa.Table], normalized: Normalized, schemas
 def check(paths: list[Path], config: Config, encoding: str | None = None) -> Outcome:
     """Read, normalize and validate, publishing nothing."""
     outcome = Outcome()
-    outcome.reports, read_problems = read_all(paths, config, encoding)
-    outcome.problems.extend(read_problems)
+    found, read_problems = read_all(paths, config, encoding)
+    outcome.reports, outcome.superseded, selection_problems = select_reports(found, config)
+    outcome.problems.extend(read_problems + selection_problems)
     outcome.normalized = normalize_all(outcome.reports, config)
     outcome.problems.extend(outcome.normalized.problems)
     schemas = load_schemas()

@@ -62,8 +62,11 @@ def report(outcome: Outcome, lang: str) -> None:
     """Problems to stderr, the per-file row accounting to stdout."""
     for problem in outcome.problems:
         click.echo(render(problem, lang), err=True)
-    heading = ("ファイル", "読込", "正常", "エラー", "公開") if lang == "ja" else ("file", "read", "valid", "rejected", "published")
-    rows = [(s.file, s.rows_read, s.rows_valid, s.rows_rejected, s.rows_published) for s in outcome.summaries()]
+    summaries = outcome.summaries()
+    heading = ["ファイル", "読込", "正常", "エラー", "公開", "差替"] if lang == "ja" else ["file", "read", "valid", "rejected", "published", "superseded"]
+    rows = [[s.file, s.rows_read, s.rows_valid, s.rows_rejected, s.rows_published, s.rows_superseded] for s in summaries]
+    if not any(s.rows_superseded for s in summaries):
+        heading, rows = heading[:-1], [r[:-1] for r in rows]
     if rows:
         width = max(len(str(r[0])) for r in [heading, *rows])
         for r in [heading, *rows]:

@@ -16,9 +16,11 @@ from typing import Any
 
 from .text import squash_spaces
 
-# published-side key -> what the column holds, used in messages
-COLUMN_KEYS = ("no", "dates", "category", "office", "summary", "leak", "response", "measures", "phone")
-REQUIRED_COLUMNS = ("no", "dates", "category", "office", "summary", "leak")
+# the columns a report may have; "dates" holds 発生日 (判明日) in one cell, a layout
+# with two columns maps "occurred" and "discovered" instead
+COLUMN_KEYS = ("no", "dates", "occurred", "discovered", "category", "office", "summary", "leak", "response", "measures", "phone")
+REQUIRED_COLUMNS = ("no", "category", "office", "summary", "leak")
+PROFILE_FILE = "profile.json"
 
 
 class ConfigError(Exception):
@@ -38,6 +40,16 @@ class Profile:
     columns: dict[str, tuple[str, ...]]  # key -> header texts accepted
     municipality: Municipality | None = None
     path: str = ""
+    sheet: str | None = None  # the worksheet of an Excel workbook (default: the first visible one)
+
+    @property
+    def date_keys(self) -> tuple[str, ...]:
+        """The required date column(s): the combined cell, or 判明日 on its own."""
+        return ("discovered",) if "discovered" in self.columns else ("dates",)
+
+    @property
+    def required(self) -> tuple[str, ...]:
+        return REQUIRED_COLUMNS + self.date_keys
 
     def key_for_header(self, header: str) -> str | None:
         wanted = squash_spaces(header)
@@ -59,6 +71,21 @@ class Config:
     inputs: tuple[Path, ...]
     options: dict[str, Any] = field(default_factory=dict)
 
+    def profile_for(self, report: Path, top: Path) -> Profile:
+        """The nearest profile.json in the report's folder or above it, up to the input
+        folder `top`; else the configured profile. Columns left out are inherited."""
+        folder = report.parent
+        while True:
+            candidate = folder / PROFILE_FILE
+            if candidate.is_file():
+                return load_profile(candidate, self.profile)
+            if folder == top or folder == folder.parent or top not in folder.parents:
+                return self.profile
+            folder = folder.parent
+
+    def municipality_of(self, profile: Profile) -> Municipality:
+        return profile.municipality or self.municipality
+
 
 def _municipality(data: dict[str, Any], where: str) -> Municipality:
     try:
@@ -67,22 +94,32 @@ def _municipality(data: dict[str, Any], where: str) -> Municipality:
         raise ConfigError(f"{where}: municipality needs a code and a name") from None
 
 
-def load_profile(path: Path) -> Profile:
+def load_profile(path: Path, base: Profile | None = None) -> Profile:
+    """Read a source profile; what it leaves out (columns, municipality) comes from `base`."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise ConfigError(f"cannot read the source profile {path}: {exc}") from None
-    columns = data.get("columns", {})
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: a source profile is a JSON object")
+    raw_columns = data.get("columns")
+    if raw_columns is None and base is not None:
+        columns = dict(base.columns)
+    else:
+        columns = {key: tuple([v] if isinstance(v, str) else v) for key, v in (raw_columns or {}).items()}
     unknown = sorted(set(columns) - set(COLUMN_KEYS))
     missing = [key for key in REQUIRED_COLUMNS if key not in columns]
+    if "dates" not in columns and "discovered" not in columns:
+        missing.append("dates (or discovered)")
     if unknown or missing:
         raise ConfigError(f"{path}: unknown column keys {unknown} / missing {missing}; keys are {list(COLUMN_KEYS)}")
-    muni = _municipality(data["municipality"], str(path)) if "municipality" in data else None
+    muni = _municipality(data["municipality"], str(path)) if "municipality" in data else (base.municipality if base else None)
     return Profile(
         name=str(data.get("name", path.stem)),
-        columns={key: tuple([v] if isinstance(v, str) else v) for key, v in columns.items()},
+        columns=columns,
         municipality=muni,
         path=str(path),
+        sheet=data.get("sheet", base.sheet if base and raw_columns is None else None),
     )
 
 

@@ -96,15 +96,25 @@ def parse_dates_cell(text: str) -> DatesCell:
             f"{text!r} has no discovery date; write it as 発生日 (判明日), e.g. 2024.4.8 (2024.4.15)",
             f"「{text}」に判明日がありません。「2024.4.8 (2024.4.15)」のように 発生日 (判明日) と書いてください",
         )
+    return parse_dates_columns(occurred, discovered)
+
+
+def parse_dates_columns(occurred: str, discovered: str) -> DatesCell:
+    """発生日 and 判明日 from two cells: the first may be a range or 不明."""
     discovered_on = parse_date(discovered)
-    occurred = occurred.strip()
+    return DatesCell(*parse_occurrence(occurred), discovered_on)
+
+
+def parse_occurrence(text: str) -> tuple[date | None, date | None]:
+    """発生日: a date, a range `2024.4.1～2024.7.10` (first, last), or 不明/不詳/empty (None, None)."""
+    occurred = fold_width(text).strip()
     if occurred == "" or occurred in UNKNOWN_WORDS:
-        return DatesCell(None, None, discovered_on)
+        return None, None
     for sep in RANGE_SEPARATORS:
         if sep in occurred:
             first, last = occurred.split(sep, 1)
-            return DatesCell(parse_date(first), parse_date(last), discovered_on)
-    return DatesCell(parse_date(occurred), None, discovered_on)
+            return parse_date(first), parse_date(last)
+    return parse_date(occurred), None
 
 
 @dataclass(frozen=True)

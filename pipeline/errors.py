@@ -38,8 +38,8 @@ CATALOG: dict[str, tuple[str, str]] = {
         "見出しの対象期間を読み取れません: {reason}",
     ),
     "no-header": (
-        "no header row was found (expected a row with the columns {expected})",
-        "見出し行が見つかりません（{expected} の列が必要です）",
+        "no header row was found (expected a row with the columns {expected}); if the text looks garbled, name the file's encoding with --encoding, or map this layout's headers in a source profile",
+        "見出し行が見つかりません（{expected} の列が必要です）。文字化けしている場合は --encoding で文字コードを指定し、様式が違う場合は取込設定 (profile.json) で見出しを対応付けてください",
     ),
     "missing-column": (
         "the column 「{header}」 is missing from the header row",
@@ -52,6 +52,18 @@ CATALOG: dict[str, tuple[str, str]] = {
     "ragged-row": (
         "the row has {found} cells but the header has {expected}",
         "この行のセル数 ({found}) が見出しの列数 ({expected}) と合いません",
+    ),
+    "bad-profile": (
+        "the source profile for this file cannot be used: {reason}",
+        "このファイルの取込設定 (profile.json) を使えません: {reason}",
+    ),
+    "duplicate-report": (
+        "a second report for the same period as {other_file}; if it corrects that report, put 訂正版 in its title or file name",
+        "{other_file} と同じ期間の報告がもう一つあります。訂正版であれば、表題かファイル名に「訂正版」と入れてください",
+    ),
+    "report-superseded": (
+        "replaced by the corrected report {other_file} (訂正版); its {rows} rows are not published",
+        "訂正版 {other_file} に差し替えました。このファイルの {rows} 行は公開しません",
     ),
     "no-rows": (
         "the report has a header but no incident rows",
@@ -95,6 +107,21 @@ CATALOG: dict[str, tuple[str, str]] = {
     "schema-violation": (
         "{reason}",
         "{reason}",
+    ),
+    # privacy and hostile files (privacy.py, safety.py)
+    "personal-information": (
+        "looks like {kind} ({value}); published text must hold no personal information: remove it from the report, "
+        "or record a reviewed exception under x_pipeline.privacy_exceptions in datapackage.json",
+        "{kind_ja}と思われる記載があります（{value}）。公開するデータに個人情報は載せられません。報告から削除するか、"
+        "確認済みの例外として datapackage.json の x_pipeline.privacy_exceptions に登録してください",
+    ),
+    "unsafe-file": (
+        "refusing to open the file: {reason}",
+        "安全のため、このファイルは開きません: {reason_ja}",
+    ),
+    "unsafe-path": (
+        "refusing the path {value}: {reason}",
+        "パス {value} は使えません: {reason_ja}",
     ),
     # warnings: published, but worth a look
     "unusual-character": (

@@ -11,8 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
-from .config import Municipality, Profile
-from .dates import parse_dates_cell
+from .config import Municipality
+from .dates import DatesCell, parse_date, parse_dates_cell, parse_occurrence
 from .errors import Problem, ValueProblem
 from .readers import RawReport, RawRow
 from .text import clean_text, unusual_characters
@@ -20,15 +20,16 @@ from .values import parse_figures, parse_leak, parse_no, parse_office, parse_pho
 
 Record = dict[str, Any]
 
-# published field -> the source column it comes from (for messages)
-FIELD_COLUMN = {
-    "incident_id": "no", "report_no": "no", "occurred_on": "dates", "occurred_until": "dates",
-    "discovered_on": "dates", "dates_as_written": "dates", "category": "category", "department": "office",
-    "division": "office", "summary": "summary", "personal_data_leaked": "leak", "leaked_persons": "leak",
-    "persons_affected": "summary", "households_affected": "summary", "facilities_affected": "summary",
-    "amount_jpy": "summary", "response": "response", "contact_phone": "phone", "measure": "measures",
-    "measure_no": "measures", "figure_no": "summary", "label": "summary", "value": "summary",
-    "unit": "summary", "qualifier": "summary",
+# published field -> the source column(s) it may come from (for messages)
+FIELD_COLUMN: dict[str, tuple[str, ...]] = {
+    "incident_id": ("no",), "report_no": ("no",), "occurred_on": ("dates", "occurred"),
+    "occurred_until": ("dates", "occurred"), "discovered_on": ("dates", "discovered"),
+    "dates_as_written": ("dates", "occurred", "discovered"), "category": ("category",), "department": ("office",),
+    "division": ("office",), "summary": ("summary",), "personal_data_leaked": ("leak",), "leaked_persons": ("leak",),
+    "persons_affected": ("summary",), "households_affected": ("summary",), "facilities_affected": ("summary",),
+    "amount_jpy": ("summary",), "response": ("response",), "contact_phone": ("phone",), "measure": ("measures",),
+    "measure_no": ("measures",), "figure_no": ("summary",), "label": ("summary",), "value": ("summary",),
+    "unit": ("summary",), "qualifier": ("summary",),
 }
 T = TypeVar("T")
 
@@ -72,8 +73,8 @@ def report_id(municipality: Municipality, report: RawReport) -> str:
 class _Row:
     """Applies normalizers to one raw row, collecting every problem instead of stopping."""
 
-    def __init__(self, report: RawReport, raw: RawRow, profile: Profile) -> None:
-        self.report, self.raw, self.profile = report, raw, profile
+    def __init__(self, report: RawReport, raw: RawRow) -> None:
+        self.report, self.raw, self.profile = report, raw, report.profile
         self.no = raw.cells.get("no", "").strip() or None
         self.problems: list[Problem] = []
 
@@ -110,16 +111,28 @@ class _Row:
             self.problems.append(replace(found, severity="warning"))
 
 
-def normalize_report(report: RawReport, municipality: Municipality, profile: Profile) -> Normalized:
+def _dates(row: _Row) -> tuple[DatesCell | None, str]:
+    """The dates from one 発生日 (判明日) cell, or from separate 発生日 and 判明日 columns;
+    with the cell(s) as written, kept for readers."""
+    if "discovered" not in row.report.headers:
+        return row.parse("dates", "discovered_on", parse_dates_cell), clean_text(row.cell("dates"))
+    discovered = row.parse("discovered", "discovered_on", parse_date)
+    occurrence = row.parse("occurred", "occurred_on", parse_occurrence, required=False) or (None, None)
+    occurred_text, discovered_text = clean_text(row.cell("occurred")), clean_text(row.cell("discovered"))
+    written = f"{occurred_text} ({discovered_text})" if occurred_text else f"({discovered_text})"
+    return (DatesCell(*occurrence, discovered) if discovered else None), written
+
+
+def normalize_report(report: RawReport, municipality: Municipality) -> Normalized:
     out = Normalized(rows_read=len(report.rows), headers={report.file: dict(report.headers)})
     rid = report_id(municipality, report)
     period = {"report_period_start": report.period.start, "report_period_end": report.period.end}
     seen: dict[int, int] = {}
     incidents = 0
     for raw in report.rows:
-        row = _Row(report, raw, profile)
+        row = _Row(report, raw)
         no = row.parse("no", "report_no", parse_no)
-        dates = row.parse("dates", "discovered_on", parse_dates_cell)
+        dates, dates_written = _dates(row)
         office = row.parse("office", "division", parse_office)
         summary_text = row.parse("summary", "summary", split_summary)
         leak = row.parse("leak", "personal_data_leaked", parse_leak)
@@ -159,7 +172,7 @@ def normalize_report(report: RawReport, municipality: Municipality, profile: Pro
                 "occurred_on": dates.occurred_on,
                 "occurred_until": dates.occurred_until,
                 "discovered_on": dates.discovered_on,
-                "dates_as_written": clean_text(row.cell("dates")),
+                "dates_as_written": dates_written,
                 "category": category,
                 "department": office.department,
                 "division": office.division,

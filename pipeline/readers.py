@@ -18,12 +18,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from .config import REQUIRED_COLUMNS, Profile
+from .config import Profile
 from .dates import Period, parse_period
 from .errors import Problem, ValueProblem
 
 TEXT_SUFFIXES = (".txt", ".tsv", ".csv")
-REPORT_SUFFIXES = TEXT_SUFFIXES
+EXCEL_SUFFIXES = (".xlsx", ".xlsm")
+REPORT_SUFFIXES = TEXT_SUFFIXES + EXCEL_SUFFIXES
+CORRECTION_MARKS = ("訂正版", "訂正", "修正版")
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,8 @@ class RawReport:
     period: Period
     headers: dict[str, str]  # profile key -> the header text as the source wrote it
     rows: tuple[RawRow, ...]
+    profile: Profile
+    correction: bool = False  # marked 訂正版 in its title or file name: replaces the period's report
 
 
 class ReadFailed(Exception):
@@ -93,7 +97,7 @@ _TITLE_PERIOD = re.compile(r"【([^【】]*?月[^【】]*?)】")
 def _find_header(grid: Grid, profile: Profile) -> int | None:
     for i, (_, cells) in enumerate(grid):
         keys = {profile.key_for_header(c) for c in cells}
-        if sum(1 for k in REQUIRED_COLUMNS if k in keys) >= 3:
+        if sum(1 for k in profile.required if k in keys) >= 3:
             return i
     return None
 
@@ -104,7 +108,7 @@ def parse_grid(grid: Grid, file: str, profile: Profile) -> tuple[str, Period, di
         raise ReadFailed([Problem("file-empty", file)])
     header_at = _find_header(grid, profile)
     if header_at is None:
-        expected = "、".join(profile.header_text(k) for k in REQUIRED_COLUMNS)
+        expected = "、".join(profile.header_text(k) for k in profile.required)
         raise ReadFailed([Problem("no-header", file, params={"expected": expected})])
     problems: list[Problem] = []
     title, period = "", None
@@ -131,7 +135,7 @@ def parse_grid(grid: Grid, file: str, profile: Profile) -> tuple[str, Period, di
         if key in positions:
             problems.append(Problem("duplicate-column", file, row=header_row, header=cell.strip()))
         positions[key], headers[key] = pos, cell.strip()
-    for key in REQUIRED_COLUMNS:
+    for key in profile.required:
         if key not in positions:
             problems.append(Problem("missing-column", file, row=header_row, header=profile.header_text(key)))
 
@@ -155,7 +159,7 @@ def parse_grid(grid: Grid, file: str, profile: Profile) -> tuple[str, Period, di
 
 
 def read_report(path: Path, profile: Profile, encoding: str | None = None, name: str | None = None) -> RawReport:
-    """Read one report file of any supported form."""
+    """Read one report file of any supported form: text (TSV/CSV) or an Excel workbook."""
     file = name or path.name
     try:
         data = path.read_bytes()
@@ -163,22 +167,30 @@ def read_report(path: Path, profile: Profile, encoding: str | None = None, name:
         raise ReadFailed([Problem("file-unreadable", file, params={"reason": exc.strerror or str(exc)})]) from None
     if not data.strip():
         raise ReadFailed([Problem("file-empty", file)])
-    if path.suffix.lower() not in TEXT_SUFFIXES:
-        raise ReadFailed(
-            [Problem("file-unreadable", file, params={"reason": f"{path.suffix or 'no'} files are not a report form this pipeline reads (.txt, .tsv, .csv)"})]
-        )
-    if b"\x00" in data and not data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        raise ReadFailed([Problem("file-unreadable", file, params={"reason": "it is a binary file, not text"})])
-    grid = text_grid(decode(data, file, encoding))
+    suffix = path.suffix.lower()
+    if suffix in EXCEL_SUFFIXES:
+        from .excel import excel_grid
+
+        grid = excel_grid(path, file, profile.sheet)
+    elif suffix in TEXT_SUFFIXES:
+        if b"\x00" in data and not data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+            raise ReadFailed([Problem("file-unreadable", file, params={"reason": "it is a binary file, not text; save the report as text (.txt/.csv) or Excel (.xlsx)"})])
+        grid = text_grid(decode(data, file, encoding))
+    else:
+        reason = f"{suffix or 'files without an extension'} is not a report form this pipeline reads; use .txt, .tsv, .csv or .xlsx"
+        raise ReadFailed([Problem("file-unreadable", file, params={"reason": reason})])
     title, period, headers, rows = parse_grid(grid, file, profile)
-    return RawReport(file, hashlib.sha256(data).hexdigest(), len(data), title, period, headers, tuple(rows))
+    correction = any(mark in title or mark in path.stem for mark in CORRECTION_MARKS)
+    return RawReport(file, hashlib.sha256(data).hexdigest(), len(data), title, period, headers, tuple(rows), profile, correction)
 
 
-def discover(inputs: list[Path]) -> Iterator[Path]:
-    """Report files named directly, or the report files found (sorted, recursively) under folders."""
+def discover(inputs: list[Path]) -> Iterator[tuple[Path, Path]]:
+    """(report file, the input it was found under): files named directly, or the report
+    files found (sorted, recursively) under folders."""
     for item in inputs:
         if item.is_dir():
             found = item.rglob("*")
-            yield from sorted(p for p in found if p.is_file() and p.suffix.lower() in REPORT_SUFFIXES and not p.name.startswith("."))
+            for path in sorted(p for p in found if p.is_file() and p.suffix.lower() in REPORT_SUFFIXES and not p.name.startswith((".", "~$"))):
+                yield path, item
         else:
-            yield item
+            yield item, item

@@ -82,12 +82,13 @@ def test_bad_municipality_code_in_configuration(tmp_path: Path, run: Callable[..
     assert not (tmp_path / "out").exists()
 
 
-def test_duplicate_incident_across_two_reports(make_report: Callable[..., Path], run: Callable[..., Result], tmp_path: Path) -> None:
+def test_two_reports_for_one_period_unless_one_is_the_correction(make_report: Callable[..., Path], run: Callable[..., Result], tmp_path: Path) -> None:
     make_report("a.txt")
     make_report("b.txt", rows=[2])
     result = run("validate", str(tmp_path / "in"))
     assert result.exit_code == 1
-    assert "b.txt, row 6 (No 3): 「No」 [incident_id] value '282090-202404-003': incident 282090-202404-003 is reported twice: here and in a.txt, row 8" in result.stderr
+    assert ("error: b.txt: value '事務処理誤り等に関する対応状況 【2024年4月～6月判明分】': a second report for the same period as a.txt; "
+            "if it corrects that report, put 訂正版 in its title or file name") in result.stderr
 
 
 def test_period_may_span_a_year_end(make_report: Callable[..., Path], run: Callable[..., Result]) -> None:
