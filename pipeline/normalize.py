@@ -15,7 +15,7 @@ from .config import Municipality
 from .dates import DatesCell, parse_date, parse_dates_cell, parse_occurrence
 from .errors import Problem, ValueProblem
 from .readers import RawReport, RawRow
-from .text import clean_text, unusual_characters
+from .text import clean_text, hidden_characters, unusual_characters
 from .values import parse_figures, parse_leak, parse_no, parse_office, parse_phone, split_measures, split_summary, totals
 
 Record = dict[str, Any]
@@ -31,6 +31,10 @@ FIELD_COLUMN: dict[str, tuple[str, ...]] = {
     "measure_no": ("measures",), "figure_no": ("summary",), "label": ("summary",), "value": ("summary",),
     "unit": ("summary",), "qualifier": ("summary",),
 }
+_FIELD_OF_COLUMN = {"no": "report_no", "dates": "discovered_on", "occurred": "occurred_on", "discovered": "discovered_on",
+                    "category": "category", "office": "division", "summary": "summary", "leak": "personal_data_leaked",
+                    "response": "response", "measures": "measure", "phone": "contact_phone"}
+MAX_CELL_CHARS = 10_000
 T = TypeVar("T")
 
 
@@ -80,6 +84,21 @@ class _Row:
 
     def cell(self, key: str) -> str:
         return self.raw.cells.get(key, "")
+
+    def check_cells(self) -> None:
+        """Refuse cells with invisible control or bidi-override characters, and oversized cells."""
+        for key, text in self.raw.cells.items():
+            fieldname = _FIELD_OF_COLUMN.get(key, key)
+            hidden = hidden_characters(text)
+            if hidden:
+                codes = ", ".join(f"U+{ord(c):04X}" for c in hidden)
+                self.problems.append(self.problem("bad-value", key, fieldname, None,
+                    reason=f"contains invisible control characters ({codes}) that can hide or reorder text; delete them in the source",
+                    reason_ja=f"見えない制御文字 ({codes}) が含まれています。表示を隠したり並べ替えたりできるため、元の表から削除してください"))
+            if len(text) > MAX_CELL_CHARS:
+                self.problems.append(self.problem("bad-value", key, fieldname, None,
+                    reason=f"the cell holds {len(text):,} characters, more than the {MAX_CELL_CHARS:,} a report cell may have",
+                    reason_ja=f"セルの文字数 ({len(text):,}) が上限 ({MAX_CELL_CHARS:,}) を超えています"))
 
     def problem(self, code: str, key: str, fieldname: str, value: str | None, **params: str) -> Problem:
         header = self.report.headers.get(key) or (self.profile.header_text(key) if key in self.profile.columns else None)
@@ -131,6 +150,7 @@ def normalize_report(report: RawReport, municipality: Municipality) -> Normalize
     incidents = 0
     for raw in report.rows:
         row = _Row(report, raw)
+        row.check_cells()
         no = row.parse("no", "report_no", parse_no)
         dates, dates_written = _dates(row)
         office = row.parse("office", "division", parse_office)

@@ -26,6 +26,7 @@ TEXT_SUFFIXES = (".txt", ".tsv", ".csv")
 EXCEL_SUFFIXES = (".xlsx", ".xlsm")
 REPORT_SUFFIXES = TEXT_SUFFIXES + EXCEL_SUFFIXES
 CORRECTION_MARKS = ("訂正版", "訂正", "修正版")
+MAX_FILE_BYTES = 64 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -81,14 +82,23 @@ def text_grid(text: str) -> Grid:
     lines = text.splitlines()
     tabbed = sum(1 for line in lines if line.count("\t") >= 2)
     delimiter = "\t" if tabbed else ","
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
     grid: Grid = []
     start = 1
-    for cells in reader:
-        if any(c.strip() for c in cells):
-            grid.append((start, cells))
-        start = reader.line_num + 1
+    try:
+        for cells in reader:
+            if any(c.strip() for c in cells):
+                grid.append((start, cells))
+            start = reader.line_num + 1
+    except csv.Error as exc:
+        raise QuotingError(start, str(exc)) from None
     return grid
+
+
+class QuotingError(Exception):
+    def __init__(self, line: int, detail: str) -> None:
+        super().__init__(detail)
+        self.line = line
 
 
 _TITLE_PERIOD = re.compile(r"【([^【】]*?月[^【】]*?)】")
@@ -167,6 +177,9 @@ def read_report(path: Path, profile: Profile, encoding: str | None = None, name:
         raise ReadFailed([Problem("file-unreadable", file, params={"reason": exc.strerror or str(exc)})]) from None
     if not data.strip():
         raise ReadFailed([Problem("file-empty", file)])
+    if len(data) > MAX_FILE_BYTES:
+        reason = f"it is {len(data):,} bytes, more than the {MAX_FILE_BYTES:,} a quarterly report may have; split it or check it is the right file"
+        raise ReadFailed([Problem("file-unreadable", file, params={"reason": reason})])
     suffix = path.suffix.lower()
     if suffix in EXCEL_SUFFIXES:
         from .excel import excel_grid
@@ -175,7 +188,11 @@ def read_report(path: Path, profile: Profile, encoding: str | None = None, name:
     elif suffix in TEXT_SUFFIXES:
         if b"\x00" in data and not data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
             raise ReadFailed([Problem("file-unreadable", file, params={"reason": "it is a binary file, not text; save the report as text (.txt/.csv) or Excel (.xlsx)"})])
-        grid = text_grid(decode(data, file, encoding))
+        try:
+            grid = text_grid(decode(data, file, encoding))
+        except QuotingError as exc:
+            reason = f'a quoted cell starting on this line is not closed properly ({exc}); check the " marks'
+            raise ReadFailed([Problem("file-unreadable", file, row=exc.line, params={"reason": reason})]) from None
     else:
         reason = f"{suffix or 'files without an extension'} is not a report form this pipeline reads; use .txt, .tsv, .csv or .xlsx"
         raise ReadFailed([Problem("file-unreadable", file, params={"reason": reason})])

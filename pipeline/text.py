@@ -51,3 +51,18 @@ def unusual_characters(text: str) -> list[str]:
         except UnicodeEncodeError:
             found.append(ch)
     return found
+
+
+_BIDI = {0x200E, 0x200F, 0x061C} | set(range(0x202A, 0x202F)) | set(range(0x2066, 0x206A))
+
+
+def hidden_characters(text: str) -> list[str]:
+    """Control characters (other than tab and line breaks) and bidirectional overrides:
+    invisible in a spreadsheet, they can hide or reorder what a reader sees."""
+    found: list[str] = []
+    for ch in text:
+        code = ord(ch)
+        hidden = (code < 0x20 and ch not in "\t\n\r") or 0x7F <= code <= 0x9F or code in _BIDI
+        if hidden and ch not in found:
+            found.append(ch)
+    return found
