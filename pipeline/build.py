@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from . import checks, package, publish, rules
+from . import checks, package, privacy, publish, rules
 from .config import Config, ConfigError
 from .errors import Problem, errors_in
 from .normalize import FIELD_COLUMN, Normalized, Source, normalize_report
@@ -186,6 +186,7 @@ def check(paths: list[Path], config: Config, encoding: str | None = None) -> Out
     schemas = load_schemas()
     outcome.tables = to_tables(outcome.normalized, schemas)
     outcome.problems.extend(validate_tables(outcome.tables, outcome.normalized, schemas))
+    outcome.problems.extend(privacy.scan_tables(outcome.tables, outcome.normalized, privacy.load_exceptions(config.options)))
     outcome.problems.sort(key=lambda p: (p.file, p.row or 0))
     return outcome
 

@@ -19,6 +19,7 @@ from . import __version__
 from .build import Outcome, build, check
 from .config import Config, ConfigError, load_config
 from .errors import errors_in, render
+from .privacy import load_exceptions
 from .publish import PublishBusy
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -53,7 +54,9 @@ def input_options(func: Callable[..., Any]) -> Callable[..., Any]:
 
 def load(config_path: Path, profile: Path | None) -> Config:
     try:
-        return load_config(config_path.resolve().parent, profile)
+        config = load_config(config_path.resolve().parent, profile)
+        load_exceptions(config.options)  # a malformed privacy exception is a usage error, found before reading
+        return config
     except ConfigError as exc:
         raise click.UsageError(str(exc)) from None
 
