@@ -76,7 +76,7 @@ def check_table(table: pa.Table, schema: TableSchema, tables: dict[str, pa.Table
         if constraints.get("required"):
             missing = pc.is_null(column)
             if pa.types.is_string(column.type):
-                missing = pc.or_(missing, pc.equal(column, ""))
+                missing = pc.or_kleene(missing, pc.equal(column, ""))  # Kleene: a null string is missing too
             add(_indices(missing), name, "required", "a value is required")
         if "pattern" in constraints:
             pattern = constraints["pattern"]
@@ -95,7 +95,16 @@ def check_table(table: pa.Table, schema: TableSchema, tables: dict[str, pa.Table
 
     key = schema.primary_key
     if key:
-        add(_repeats(_as_text(table, key)), ",".join(key), "primary-key", f"the primary key ({', '.join(key)}) repeats an earlier row", key[0])
+        # as frictionless: a key whose every part is missing is an error, and a part missing
+        # from only some is compared like a value (the key fields are required anyway)
+        parts = [pc.cast(table[n], pa.string()) for n in key]
+        empty = pc.is_null(parts[0])
+        for part in parts[1:]:
+            empty = pc.and_(empty, pc.is_null(part))
+        text = parts[0] if len(key) == 1 else pc.binary_join_element_wise(*parts, "\x1f", null_handling="replace", null_replacement="\x00")
+        add(_indices(empty), ",".join(key), "primary-key", f"the primary key ({', '.join(key)}) is missing", key[0])
+        add(_repeats(pc.if_else(empty, pa.scalar(None, pa.string()), text)), ",".join(key), "primary-key",
+            f"the primary key ({', '.join(key)}) repeats an earlier row", key[0])
     for fk in schema.foreign_keys:
         ref = fk["reference"]
         parent = tables.get(ref["resource"])
