@@ -18,19 +18,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from frictionless import Package, system
 
+from .safety import inside, path_problem
 from .schema import TableSchema
 from .writers import sha256_of
-
-
-def _inside(folder: Path, relative: str) -> Path | None:
-    if "://" in relative or relative.startswith(("/", "\\")) or ".." in Path(relative).parts:
-        return None
-    path = folder / relative
-    try:
-        path.resolve().relative_to(folder.resolve())
-    except ValueError:
-        return None
-    return path
 
 
 def _read_csv_typed(path: Path, schema: pa.Schema) -> pa.Table:
@@ -65,9 +55,10 @@ def verify_package(folder: Path) -> list[str]:
     csv_tables: dict[str, pa.Table] = {}
     for res in descriptor.get("resources", []):
         relative = res.get("path", "")
-        path = _inside(folder, relative)
+        path = inside(folder, relative)
         if path is None:
-            problems.append(f"{relative}: the path leads outside the package; refusing to read it")
+            reason = path_problem(folder, relative) or ("it leads outside the package", "")
+            problems.append(f"{relative}: {reason[0]}; refusing to read it")
             continue
         if not path.is_file():
             problems.append(f"{relative}: declared but missing")
