@@ -74,6 +74,11 @@ def report(outcome: Outcome, lang: str) -> None:
         width = max(len(str(r[0])) for r in [heading, *rows])
         for r in [heading, *rows]:
             click.echo(f"{r[0]:<{width}}" + "".join(f"  {v:>9}" for v in r[1:]))
+    neutralised = sum(f.neutralised for f in outcome.files)
+    if neutralised:
+        click.echo(f"CSV: {neutralised} 件のセルが =、+、-、@ 等で始まるため先頭に ' を付けました（Parquet・JSON は原文のまま）"
+                   if lang == "ja" else
+                   f"CSV: {neutralised} cell(s) beginning with =, +, -, @, tab or CR got a leading ' (Parquet and JSON exact)")
     errors = len(errors_in(outcome.problems))
     warnings = len(outcome.problems) - errors
     if lang == "ja":

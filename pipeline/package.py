@@ -19,6 +19,13 @@ from .schema import TableSchema
 from .writers import MEDIA_TYPES, WrittenFile
 
 FORMAT_TITLES = {"csv": "CSV (UTF-8 BOM, CRLF)", "parquet": "Parquet", "json": "JSON"}
+CSV_NOTE = (
+    "CSV 版では、=、+、-、@、タブ、復帰 (CR) で始まる文字列のセルの先頭に ' を付けています"
+    "（表計算ソフトが数式として実行しないための、OWASP の CSV インジェクション対策）。Parquet 版と JSON 版は原文のままです。"
+    " In this CSV, a text cell beginning with =, +, -, @, a tab or a carriage return has a ' put in front"
+    " (OWASP CSV-injection guidance), so that a spreadsheet shows it as text instead of running it as a formula;"
+    " the Parquet and JSON files hold the exact text."
+)
 
 
 def resource(file: WrittenFile, schema: TableSchema) -> dict[str, Any]:
@@ -36,6 +43,7 @@ def resource(file: WrittenFile, schema: TableSchema) -> dict[str, Any]:
         described.update(
             {
                 "type": "table",
+                "description": CSV_NOTE,
                 "encoding": "utf-8-sig",
                 "dialect": {"delimiter": ",", "lineTerminator": "\r\n", "header": True},
                 "rows": file.rows,

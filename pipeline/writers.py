@@ -2,7 +2,10 @@
 
 - CSV: UTF-8 with a BOM (so that Excel on Windows opens Japanese text
   correctly), CRLF line ends (RFC 4180), a header row, empty cell for a
-  missing value, ``true``/``false``, ISO 8601 dates.
+  missing value, ``true``/``false``, ISO 8601 dates. A text cell beginning
+  with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return gets a ``'``
+  in front (OWASP CSV injection guidance), so that a spreadsheet shows it as
+  text instead of running it as a formula; only the CSV is changed.
 - Parquet: written by pyarrow with the schema derived from the Table Schema,
   so dates stay dates, integers stay integers with nulls, booleans booleans.
 - JSON: an array of objects, one per line, with the same types (dates as
@@ -13,18 +16,22 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 FORMATS = ("csv", "parquet", "json")
 MEDIA_TYPES = {"csv": "text/csv", "parquet": "application/vnd.apache.parquet", "json": "application/json"}
 BOM = b"\xef\xbb\xbf"
+FORMULA_START = "^[=+\\-@\t\r]"  # OWASP: a cell beginning with one of these may run as a formula
+FORMULA_PREFIX = "'"
 
 
 @dataclass(frozen=True)
@@ -35,6 +42,7 @@ class WrittenFile:
     bytes: int
     sha256: str
     rows: int
+    neutralised: int = 0  # CSV only: text cells given a ' so that they cannot run as formulas
 
 
 def sha256_of(path: Path) -> str:
@@ -45,10 +53,28 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def write_csv(table: pa.Table, path: Path) -> None:
+def neutralise_formulas(table: pa.Table) -> tuple[pa.Table, int]:
+    """Text cells beginning with =, +, -, @, tab or CR prefixed with ' ; how many were."""
+    count = 0
+    columns = []
+    for column in table.columns:
+        if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+            risky = pc.fill_null(pc.match_substring_regex(column, FORMULA_START), False)
+            hits = pc.sum(risky).as_py() or 0
+            if hits:
+                column = pc.if_else(risky, pc.binary_join_element_wise(FORMULA_PREFIX, column, ""), column)
+                count += hits
+        columns.append(column)
+    return pa.Table.from_arrays(columns, schema=table.schema), count
+
+
+def write_csv(table: pa.Table, path: Path) -> int:
+    """Write the CSV; return the number of text cells neutralised."""
+    safe, count = neutralise_formulas(table)
     with path.open("wb") as handle:
         handle.write(BOM)
-        pacsv.write_csv(table, handle, pacsv.WriteOptions(quoting_style="needed", eol="\r\n"))
+        pacsv.write_csv(safe, handle, pacsv.WriteOptions(quoting_style="needed", eol="\r\n"))
+    return count
 
 
 def write_parquet(table: pa.Table, path: Path) -> None:
@@ -73,7 +99,7 @@ def write_json(table: pa.Table, path: Path) -> None:
         handle.write("\n]\n")
 
 
-WRITERS = {"csv": write_csv, "parquet": write_parquet, "json": write_json}
+WRITERS: dict[str, Callable[[pa.Table, Path], int | None]] = {"csv": write_csv, "parquet": write_parquet, "json": write_json}
 
 
 def write_table(name: str, table: pa.Table, folder: Path, subdir: str = "data") -> list[WrittenFile]:
@@ -83,6 +109,6 @@ def write_table(name: str, table: pa.Table, folder: Path, subdir: str = "data") 
     for fmt in FORMATS:
         relative = f"{subdir}/{name}.{fmt}"
         target = folder / relative
-        WRITERS[fmt](table, target)
-        written.append(WrittenFile(name, fmt, relative, target.stat().st_size, sha256_of(target), table.num_rows))
+        neutralised = WRITERS[fmt](table, target) or 0
+        written.append(WrittenFile(name, fmt, relative, target.stat().st_size, sha256_of(target), table.num_rows, neutralised))
     return written
