@@ -85,6 +85,7 @@ _STRICT_CLOSE = r"(?![0-9A-Za-z])(?![- ][0-9])"
 _SEP = r"(?: ?- ?| )"
 _UNITS = "人件円名回年月日時分秒歳個枚通台箇倍万億千百%％世帯号番条項"
 
+_ANY_DIGIT = re.compile(r"[0-9]")
 _EMAIL = re.compile(r"(?<![A-Za-z0-9._%+\-])[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)+")
 _GROUP_SEP = r"(?:\)?[- ]?\(?)"
 _PHONE = re.compile(
@@ -212,17 +213,37 @@ def scan_text(text: str, office_phones: Iterable[str] = ()) -> list[Finding]:
     """What in `text` looks like personal information, in order; overlapping matches
     are reported once, as the longest."""
     view = fold_width(text)
-    digit_view = view.translate(_DIGIT_VIEW)
-    office = {national_number(p) for p in office_phones}
     found: list[tuple[str, int, int]] = []
-    found += [("email", m.start(), m.end()) for m in _EMAIL.finditer(view)]
+    if "@" in view:
+        found += [("email", m.start(), m.end()) for m in _EMAIL.finditer(view)]
+    digit_view = view.translate(_DIGIT_VIEW)
+    has_digit = _ANY_DIGIT.search(digit_view) is not None
+    if has_digit:
+        found += _numbers(digit_view, office_phones)
+    if has_digit or "番" in view:  # kanji-numeral addresses all have 番 (番地, 番…号)
+        found += [("street-address", m.start() + (m.group()[:1] == " "), m.end()) for m in _STREET.finditer(digit_view)]
+    if "様" in view or "さ" in view or "氏" in view:
+        found += _names(view)
+    kept: list[tuple[str, int, int]] = []
+    for kind, start, end in sorted(found, key=lambda f: (f[1], -(f[2] - f[1]))):
+        if any(s <= start and end <= e for _, s, e in kept):
+            continue
+        kept.append((kind, start, end))
+    return [Finding(kind, start, end, mask(kind, view[start:end])) for kind, start, end in kept]
+
+
+def _numbers(digit_view: str, office_phones: Iterable[str]) -> list[tuple[str, int, int]]:
+    found: list[tuple[str, int, int]] = []
+    office: set[str] | None = None
     for m in _PHONE.finditer(digit_view):
         number = national_number(m.group())
         if len(number) not in (10, 11) or number.startswith("00"):
             continue
         if is_mobile(number):
             found.append(("mobile-phone", m.start(), m.end()))
-        elif number not in office:
+            continue
+        office = office if office is not None else {national_number(p) for p in office_phones}
+        if number not in office:
             found.append(("phone", m.start(), m.end()))
     found += [("my-number", m.start(), m.end()) for m in _MY_NUMBER.finditer(digit_view) if my_number_valid(digits_of(m.group()))]
     for m in _CARD.finditer(digit_view):
@@ -230,19 +251,18 @@ def scan_text(text: str, office_phones: Iterable[str] = ()) -> list[Finding]:
         if 13 <= len(digits) <= 19 and luhn_valid(digits):
             found.append(("card-number", m.start(), m.end()))
     found += [("postal-code", m.start(), m.end()) for m in _POSTAL.finditer(digit_view)]
-    found += [("street-address", m.start() + (m.group()[:1] == " "), m.end()) for m in _STREET.finditer(digit_view)]
+    return found
+
+
+def _names(view: str) -> list[tuple[str, int, int]]:
+    found: list[tuple[str, int, int]] = []
     for m in _NAME.finditer(view):
         honorific, after = m.group(2), view[m.end() : m.end() + 1]
         if after and after in NOT_HONORIFIC_NEXT.get(honorific, ""):
             continue
         if not _name_is_generic(m.group(1)):
             found.append(("personal-name", m.start(), m.end()))
-    kept: list[tuple[str, int, int]] = []
-    for kind, start, end in sorted(found, key=lambda f: (f[1], -(f[2] - f[1]))):
-        if any(s <= start and end <= e for _, s, e in kept):
-            continue
-        kept.append((kind, start, end))
-    return [Finding(kind, start, end, mask(kind, view[start:end])) for kind, start, end in kept]
+    return found
 
 
 def load_exceptions(settings: Mapping[str, Any]) -> list[PrivacyException]:
