@@ -101,11 +101,13 @@ def check_xlsx(path: Path, limits: XlsxLimits = XlsxLimits()) -> None:
             head = handle.read(4096)
     except OSError as exc:
         raise UnsafeFile(f"cannot read it: {exc.strerror}", f"読み込めません: {exc.strerror}") from None
+    if size == 0:
+        raise UnsafeFile("the file is empty", "ファイルが空です")
     if size > limits.max_file_bytes:
         raise UnsafeFile(f"it is {_size(size)}, more than the {_size(limits.max_file_bytes)} allowed for a workbook",
                          f"{_size(size)} あり、ブックの上限 {_size(limits.max_file_bytes)} を超えています")
     if not head.startswith(b"PK\x03\x04"):
-        kind = what_is(head) or ("not an Excel workbook", "Excel のブックではありません")
+        kind = what_is(head) or ("some other kind of file", "Excel のブック以外のもの")
         raise UnsafeFile(f"it is named .xlsx but is really {kind[0]}; save it from Excel as a workbook (.xlsx)",
                          f"拡張子は .xlsx ですが、中身は{kind[1]}です。Excel で「Excel ブック (.xlsx)」として保存し直してください")
     try:

@@ -83,6 +83,7 @@ def test_file_size_limit(tmp_path: Path) -> None:
     (b'<?xml version="1.0"?><Workbook xmlns="urn:schemas-microsoft-com:office:spreadsheet"/>', "really an XML file"),
     ("No,発生日 (判明日)\n1,2024.4.8\n".encode("cp932"), "really a text file"),
     (b"%PDF-1.7\n", "really a PDF document"),
+    (b"\x00\x01\x02\x03" * 100, "really some other kind of file"),
 ])
 def test_disguised_as_xlsx(tmp_path: Path, head: bytes, words: str) -> None:
     path = tmp_path / "report.xlsx"
@@ -90,6 +91,12 @@ def test_disguised_as_xlsx(tmp_path: Path, head: bytes, words: str) -> None:
     error = refused(path)
     assert words in error.reason and "save it from Excel as a workbook (.xlsx)" in error.reason
     assert "拡張子は .xlsx ですが" in error.reason_ja
+
+
+def test_an_empty_file(tmp_path: Path) -> None:
+    path = tmp_path / "report.xlsx"
+    path.write_bytes(b"")
+    assert refused(path).reason == "the file is empty"
 
 
 def test_a_zip_that_is_not_a_workbook(tmp_path: Path) -> None:
