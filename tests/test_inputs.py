@@ -1,0 +1,182 @@
+"""Every form a report arrives in gives the same records, or a clear error."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import openpyxl
+import pytest
+from click.testing import Result
+
+from .conftest import SEED
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+FORMS = FIXTURES / "forms"
+INVENTED = FIXTURES / "invented"
+
+
+def table(folder: Path, name: str) -> list[dict[str, object]]:
+    return json.loads((folder / "data" / f"{name}.json").read_text(encoding="utf-8"))
+
+
+def built(run: Callable[..., Result], out: Path, *inputs: Path) -> Path:
+    result = run("build", *map(str, inputs), "--out", str(out))
+    assert result.exit_code == 0, result.stderr
+    return out
+
+
+@pytest.fixture(scope="module")
+def seed_package(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from pipeline.build import build
+    from pipeline.config import load_config
+
+    from .conftest import ROOT
+
+    out = tmp_path_factory.mktemp("seed") / "out"
+    assert build([SEED], load_config(ROOT), out).published
+    return out
+
+
+@pytest.mark.parametrize("form", ["seed-utf8-bom.tsv", "seed-cp932.csv", "seed.xlsx"])
+def test_every_form_of_the_seed_gives_the_same_tables(run: Callable[..., Result], tmp_path: Path, seed_package: Path, form: str) -> None:
+    out = built(run, tmp_path / "out", FORMS / form)
+    for name in ("incidents", "figures"):
+        assert table(out, name) == table(seed_package, name)
+    expected = table(seed_package, "measures")
+    if form.endswith(".csv"):
+        # CP932 cannot hold the seed's stray simplified 为: Excel saved it as "?"
+        expected[1] = {**expected[1], "measure": expected[1]["measure"].replace("为", "?")}  # type: ignore[union-attr]
+    assert table(out, "measures") == expected
+    (report,) = table(out, "reports")
+    assert report["source_file"] == form and report["incident_count"] == 7
+
+
+def test_hidden_rows_and_sheets_are_not_read(run: Callable[..., Result], tmp_path: Path) -> None:
+    out = built(run, tmp_path / "out", FORMS / "seed.xlsx")
+    published = "".join(p.read_text(encoding="utf-8-sig") for p in (out / "data").glob("*.csv"))
+    assert "非表示の行" not in published and "山田太郎" not in published
+    assert len(table(out, "incidents")) == 7
+
+
+def test_the_invented_second_quarter_normalizes_every_clerical_form(run: Callable[..., Result], tmp_path: Path) -> None:
+    out = built(run, tmp_path / "out", INVENTED / "INVENTED-2024q2.txt")
+    incidents = {r["report_no"]: r for r in table(out, "incidents")}
+    assert (incidents[1]["report_period_start"], incidents[1]["report_period_end"]) == ("2024-07-01", "2024-09-30")
+    assert (incidents[1]["occurred_on"], incidents[1]["discovered_on"]) == ("2024-07-01", "2024-07-03")
+    assert (incidents[1]["department"], incidents[1]["division"]) == ("市民部", "市民課")
+    assert incidents[1]["contact_phone"] == "0796-23-1111"
+    assert (incidents[1]["personal_data_leaked"], incidents[1]["leaked_persons"]) == (True, 1)
+    assert (incidents[2]["occurred_on"], incidents[2]["discovered_on"]) == ("2024-07-10", "2024-07-12")
+    assert (incidents[2]["department"], incidents[2]["division"], incidents[2]["amount_jpy"]) == (None, "会計課", 120000)
+    assert (incidents[3]["occurred_on"], incidents[3]["occurred_until"]) == ("2024-04-01", "2024-07-10")
+    assert (incidents[3]["department"], incidents[3]["division"]) == ("税務部", "税務課")
+    assert (incidents[3]["households_affected"], incidents[3]["persons_affected"], incidents[3]["amount_jpy"]) == (3, 5, 15300)
+    assert (incidents[4]["occurred_on"], incidents[4]["dates_as_written"]) == (None, "不明 (2024.8.20)")
+    assert (incidents[4]["personal_data_leaked"], incidents[4]["leaked_persons"], incidents[4]["persons_affected"]) == (True, None, 12)
+    assert (incidents[5]["occurred_on"], incidents[5]["discovered_on"], incidents[5]["facilities_affected"]) == ("2024-09-02", "2024-09-30", 2)
+    figures = [(f["label"], f["value"], f["unit"], f["qualifier"]) for f in table(out, "figures")]
+    assert ("金額", 120000, "円", "約") in figures and ("うち再送", 4, "人", "うち") in figures and ("件数", 3, "件", None) in figures
+    measures = {(m["incident_id"], m["measure_no"]): m["measure"] for m in table(out, "measures")}
+    assert measures[("282090-202407-001", 2)] == "二人で確認する。"
+    assert measures[("282090-202407-005", 1)] == "①宛名を確認する。"  # ① is kept: width is folded selectively
+
+
+def test_two_quarters_build_into_one_package(run: Callable[..., Result], tmp_path: Path) -> None:
+    inputs = tmp_path / "inputs"
+    inputs.mkdir()
+    shutil.copy(SEED, inputs)
+    shutil.copy(INVENTED / "INVENTED-2024q2.txt", inputs)
+    out = built(run, tmp_path / "out", inputs)
+    reports = table(out, "reports")
+    assert [(r["report_id"], r["incident_count"]) for r in reports] == [("282090-202404", 7), ("282090-202407", 5)]
+    ids = [r["incident_id"] for r in table(out, "incidents")]
+    assert len(ids) == len(set(ids)) == 12
+    descriptor = json.loads((out / "datapackage.json").read_text(encoding="utf-8"))
+    assert [s["x_file"] for s in descriptor["sources"]] == ["jimu-shori-ayamari-2024q1.txt", "INVENTED-2024q2.txt"]
+
+
+def test_a_correction_replaces_its_period(run: Callable[..., Result], tmp_path: Path) -> None:
+    inputs = tmp_path / "inputs"
+    inputs.mkdir()
+    for name in ("INVENTED-2024q2.txt", "INVENTED-2024q2-訂正版.txt"):
+        shutil.copy(INVENTED / name, inputs)
+    result = run("build", str(inputs), "--out", str(tmp_path / "out"))
+    assert result.exit_code == 0, result.stderr
+    assert "INVENTED-2024q2.txt: value '事務処理誤り等に関する対応状況 【令和6年7月～9月判明分】': replaced by the corrected report INVENTED-2024q2-訂正版.txt" in result.stderr
+    assert result.stdout.splitlines()[2].split() == ["INVENTED-2024q2.txt", "5", "0", "0", "0", "5"]
+    incidents = table(tmp_path / "out", "incidents")
+    assert len(incidents) == 5 and incidents[1]["amount_jpy"] == 130000
+    (report,) = table(tmp_path / "out", "reports")
+    assert report["source_file"] == "INVENTED-2024q2-訂正版.txt"
+
+
+def test_another_citys_layout_through_its_profile(run: Callable[..., Result], tmp_path: Path) -> None:
+    out = built(run, tmp_path / "out", INVENTED / "kaku-shi")
+    incidents = table(out, "incidents")
+    assert [r["incident_id"] for r in incidents] == ["990019-202410-001", "990019-202410-002"]
+    assert {r["municipality_name"] for r in incidents} == {"架空市"}
+    assert (incidents[0]["occurred_on"], incidents[0]["discovered_on"]) == ("2024-09-30", "2024-10-02")
+    assert (incidents[1]["occurred_on"], incidents[1]["discovered_on"], incidents[1]["dates_as_written"]) == (None, "2024-11-05", "不明 (2024-11-05)")
+    assert (incidents[1]["personal_data_leaked"], incidents[1]["leaked_persons"], incidents[1]["report_no"]) == (True, 3, 2)
+    assert [m["measure"] for m in table(out, "measures")][:2] == ["確認を徹底する。", "手順書を改める。"]
+    assert "山田" not in (out / "data" / "incidents.csv").read_text(encoding="utf-8-sig")  # a cell comment
+
+
+def test_two_cities_in_one_build(run: Callable[..., Result], tmp_path: Path) -> None:
+    out = built(run, tmp_path / "out", SEED, INVENTED / "kaku-shi")
+    assert {r["municipality_code"] for r in table(out, "reports")} == {"282090", "990019"}
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "words"),
+    [
+        ("binary.txt", bytes(range(256)) * 4, "it is a binary file"),
+        ("empty.txt", b"", "the file is empty"),
+        ("latin1.txt", "事務処理".encode("utf-8")[:-1] + b"\xff\xfe\x81", "neither UTF-8 nor Shift_JIS"),
+        ("report.pdf", b"%PDF-1.4 ...", "is not a report form this pipeline reads"),
+        ("fake.xlsx", b"<html><body>not a workbook</body></html>", "xlsx"),
+    ],
+)
+def test_unreadable_files_exit_1_naming_the_file_and_what_to_do(run: Callable[..., Result], tmp_path: Path, name: str, content: bytes, words: str) -> None:
+    path = tmp_path / name
+    path.write_bytes(content)
+    result = run("build", str(path), "--out", str(tmp_path / "out"))
+    assert result.exit_code == 1
+    assert f"error: {name}: " in result.stderr and words in result.stderr, result.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_undecodable_text_suggests_encoding_and_encoding_option_works(run: Callable[..., Result], tmp_path: Path) -> None:
+    path = tmp_path / "report.txt"
+    path.write_bytes(SEED.read_text(encoding="utf-8").replace("为", "を").replace("～", "〜").encode("euc_jp"))
+    result = run("validate", str(path))
+    assert result.exit_code == 1 and "--encoding" in result.stderr
+    assert run("validate", str(path), "--encoding", "euc_jp").exit_code == 0
+
+
+def test_wrong_sheet_is_named(run: Callable[..., Result], tmp_path: Path) -> None:
+    city = tmp_path / "city"
+    shutil.copytree(INVENTED / "kaku-shi", city)
+    profile = json.loads((city / "profile.json").read_text(encoding="utf-8"))
+    profile["sheet"] = "存在しないシート"
+    (city / "profile.json").write_text(json.dumps(profile, ensure_ascii=False), encoding="utf-8")
+    result = run("validate", str(city))
+    assert result.exit_code == 1
+    assert "there is no visible sheet named 「存在しないシート」 (sheets: 表紙、公表用)" in result.stderr
+
+
+def test_a_formula_without_a_saved_value_is_rejected(run: Callable[..., Result], tmp_path: Path, seed_lines: list[str]) -> None:
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append([seed_lines[2]])
+    sheet.append(seed_lines[4].split("\t"))
+    row = seed_lines[5].split("\t")
+    sheet.append(["=1+0"] + row[1:])
+    path = tmp_path / "formula.xlsx"
+    book.save(path)
+    result = run("validate", str(path))
+    assert result.exit_code == 1
+    assert "cell A3 holds a formula with no saved value" in result.stderr
