@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .safety import UnsafePath, contained
 from .text import squash_spaces
 
 # the columns a report may have; "dates" holds 発生日 (判明日) in one cell, a layout
@@ -134,6 +135,10 @@ def load_config(root: Path, profile_path: Path | None = None) -> Config:
     if "municipality" not in metadata:
         raise ConfigError(f"{descriptor}: add a municipality block with its code and name")
     municipality = _municipality(metadata["municipality"], str(descriptor))
-    profile = load_profile(profile_path or root / settings.get("profile", "profiles/toyooka.json"))
-    inputs = tuple(root / p for p in settings.get("inputs", ["data/raw"]))
+    try:
+        configured = contained(root, settings.get("profile", "profiles/toyooka.json"))
+        inputs = tuple(contained(root, p) for p in settings.get("inputs", ["data/raw"]))
+    except UnsafePath as exc:
+        raise ConfigError(f"{descriptor}: x_pipeline paths must stay inside the project folder: {exc.reason}") from None
+    profile = load_profile(profile_path or configured)
     return Config(root, metadata, municipality, profile, inputs, settings)

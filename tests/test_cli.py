@@ -54,3 +54,17 @@ def test_messages_in_japanese(run: Callable[..., Result], make_report) -> None:
     result = run("validate", str(report), "--lang", "ja")
     assert result.exit_code == 1
     assert "エラー: report.txt, 行 6 (No 1): 「発生日 (判明日)」 [discovered_on] 値「2024.4.8 (2024.7.15)」: 判明日 2024-07-15 が報告の対象期間 (2024-04-01～2024-06-30) の外です" in result.stderr
+
+
+def test_configured_paths_must_stay_inside_the_project(run: Callable[..., Result], tmp_path) -> None:
+    import json
+    import shutil
+
+    shutil.copytree(ROOT / "profiles", tmp_path / "profiles")
+    metadata = json.loads((ROOT / "datapackage.json").read_text(encoding="utf-8"))
+    for key, value in (("inputs", ["../../etc"]), ("profile", "/etc/passwd")):
+        settings = {**metadata["x_pipeline"], key: value}
+        (tmp_path / "datapackage.json").write_text(json.dumps({**metadata, "x_pipeline": settings}), encoding="utf-8")
+        result = run("validate", "--config", str(tmp_path / "datapackage.json"))
+        assert result.exit_code == 2
+        assert "x_pipeline paths must stay inside the project folder" in result.output
