@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: build test clean-venv
+.PHONY: build test clean-venv ckan-check screenshot
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -19,6 +19,15 @@ build: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
+
+# Does CKAN's DCAT harvester (ckanext-dcat, profile euro_dcat_ap_3) read our catalog?
+# Installs ckan into its own venv under .cache/ (first run: about a minute).
+ckan-check: $(STAMP)
+	scripts/ckan_harvest_check.sh
+
+# docs/landing-page.png from outputs/ (needs Debian's chromium)
+screenshot: $(STAMP)
+	$(BIN)/python scripts/landing_screenshot.py outputs docs/landing-page.png
 
 clean-venv:
 	rm -rf $(VENV)

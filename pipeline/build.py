@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from . import checks, package, privacy, publish, rules
+from . import checks, ckan, dcat, landing, package, portal, privacy, publish, rules
 from .config import Config, ConfigError
 from .errors import Problem, errors_in
 from .normalize import FIELD_COLUMN, Normalized, Source, normalize_report
@@ -197,7 +197,13 @@ def write_package(outcome: Outcome, config: Config, folder: Path) -> list[Writte
     for name in TABLES:
         strict = schemas[name].arrow_schema()
         files.extend(write_table(name, outcome.tables[name].cast(strict), folder))
-    package.write_descriptor(package.descriptor(config.metadata, files, schemas, outcome.reports), folder)
+    descriptor = package.descriptor(config.metadata, files, schemas, outcome.reports)
+    package.write_descriptor(descriptor, folder)
+    # portal metadata and landing page, from the descriptor just written (see portal.py)
+    site = portal.portal_facts(descriptor, (folder / "datapackage.json").read_bytes(), outcome.tables["reports"], config.options)
+    dcat.write_catalog(folder, site)
+    ckan.write_package(folder, site)
+    landing.write_landing_page(folder, site, outcome.tables, schemas)
     return files
 
 

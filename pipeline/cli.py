@@ -144,6 +144,8 @@ def build_cmd(inputs: tuple[Path, ...], config_path: Path, profile: Path | None,
     except PublishBusy as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(EXIT_INVALID)
+    except ConfigError as exc:  # e.g. x_pipeline.base_url, checked when the portal files are written
+        raise click.UsageError(str(exc)) from None
     report(outcome, lang)
     if outcome.published is None:
         if not outcome.reports and outcome.ok:
@@ -172,6 +174,62 @@ def verify_cmd(folder: Path) -> None:
     if problems:
         sys.exit(EXIT_INVALID)
     click.echo(f"{folder}: package verified")
+
+
+@cli.command(name="publish")
+@click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path), default="outputs")
+@click.option("--ckan", "ckan_url", required=True, metavar="URL", help="The CKAN portal, e.g. https://ckan.example.jp")
+@click.option("--owner-org", help="The portal's organization that owns the dataset (most portals require one).")
+@click.option("--api-key-env", default="CKAN_API_KEY", show_default=True, metavar="NAME",
+              help="The environment variable that holds the API key (the key is never an option).")
+@click.option("--dry-run", is_flag=True, help="Show every call that would be sent, as JSON; send nothing.")
+def publish_cmd(folder: Path, ckan_url: str, owner_org: str | None, api_key_env: str, dry_run: bool) -> None:
+    """Create or update the dataset on a CKAN portal and upload the package's files.
+
+    FOLDER is a built package (default: outputs). Its ckan-package.json is the
+    dataset; each file goes to the resource of the same name, created when
+    missing. The API key comes from the environment variable CKAN_API_KEY
+    (or the one --api-key-env names), never from the command line or a file.
+    Exit 0 when done, 1 when the package is incomplete or CKAN refused, 2 on
+    a usage error (no key, not an http(s) URL).
+
+    \b
+    Example:
+        pipeline publish outputs --ckan https://ckan.example.jp --owner-org toyooka --dry-run
+        read -rs CKAN_API_KEY && export CKAN_API_KEY
+        pipeline publish outputs --ckan https://ckan.example.jp --owner-org toyooka
+    """
+    import json
+
+    from . import ckan
+
+    if not ckan_url.startswith(("http://", "https://")):
+        raise click.UsageError(f"--ckan must be the portal's http(s) URL, got {ckan_url!r}")
+    key = ckan.api_key(dict(os.environ), api_key_env)
+    try:
+        if dry_run:
+            package = ckan.load_package(folder)
+            plan = ckan.plan_publish(package, None, owner_org)
+            click.echo(json.dumps({"ckan": ckan_url, "api_key_from": f"${api_key_env}" + ("" if key else " (not set)"),
+                                   "calls": plan.describe(folder)}, ensure_ascii=False, indent=2))
+            click.echo("dry run: nothing was sent (when the dataset exists, package_patch and resource_patch "
+                       "of the resources with the same name are sent instead)", err=True)
+            return
+        if not key:
+            raise click.UsageError(f"set the API key in the environment variable {api_key_env}")
+        plan = ckan.publish(folder, ckan_url, key, owner_org)
+    except ckan.PublishError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_INVALID)
+    except Exception as exc:  # ckanapi's errors (NotAuthorized, ValidationError, …) and network failures
+        if isinstance(exc, click.ClickException):
+            raise
+        click.echo(f"error: {ckan_url}: {type(exc).__name__}: {exc}", err=True)
+        sys.exit(EXIT_INVALID)
+    for call in plan.calls:
+        upload = f" <- {call.upload}" if call.upload else ""
+        click.echo(f"{call.action} {call.data.get('name', call.data.get('id', ''))}{upload}")
+    click.echo(f"published {folder} to {ckan_url}")
 
 
 def main() -> None:
