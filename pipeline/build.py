@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from . import checks, ckan, dcat, landing, package, portal, privacy, publish, rules
+from . import checks, ckan, dcat, landing, package, portal, privacy, publish, rejects, rules
 from .config import Config, ConfigError
 from .errors import Problem, errors_in
 from .normalize import FIELD_COLUMN, Normalized, Source, normalize_report
@@ -45,6 +45,8 @@ class Outcome:
     tables: dict[str, pa.Table] = field(default_factory=dict)
     files: list[WrittenFile] = field(default_factory=list)
     published: Path | None = None
+    kept_clean: bool = False  # keep-going: the rows left after dropping rejected ones are valid
+    normalized_reports: list[RawReport] = field(default_factory=list)  # every report read and selected
 
     @property
     def ok(self) -> bool:
@@ -52,14 +54,20 @@ class Outcome:
 
     def summaries(self) -> list[FileSummary]:
         rejected: dict[str, set[int]] = {}
+        whole: set[str] = set()  # files with an error that is not about one row
         for p in errors_in(self.problems):
             rejected.setdefault(p.file, set())
             if p.row is not None:
                 rejected[p.file].add(p.row)
+            else:
+                whole.add(p.file)
         out = []
-        for report in self.reports:
+        read = {r.file: r for r in self.reports}
+        read.update({r.file: r for r in self.normalized_reports if r.file not in read})
+        for report in read.values():
             lines = {row.line for row in report.rows}
-            bad = len(rejected.pop(report.file, set()) & lines)
+            bad = len(lines) if report.file in whole else len(rejected.get(report.file, set()) & lines)
+            rejected.pop(report.file, None)
             valid = len(lines) - bad
             out.append(FileSummary(report.file, len(lines), valid, bad, valid if self.published else 0))
         out += [FileSummary(r.file, len(r.rows), 0, 0, 0, len(r.rows)) for r in self.superseded]
@@ -180,15 +188,23 @@ def check(paths: list[Path], config: Config, encoding: str | None = None) -> Out
     outcome = Outcome()
     found, read_problems = read_all(paths, config, encoding)
     outcome.reports, outcome.superseded, selection_problems = select_reports(found, config)
+    outcome.normalized_reports = list(outcome.reports)
     outcome.problems.extend(read_problems + selection_problems)
     outcome.normalized = normalize_all(outcome.reports, config)
     outcome.problems.extend(outcome.normalized.problems)
-    schemas = load_schemas()
-    outcome.tables = to_tables(outcome.normalized, schemas)
-    outcome.problems.extend(validate_tables(outcome.tables, outcome.normalized, schemas))
-    outcome.problems.extend(privacy.scan_tables(outcome.tables, outcome.normalized, privacy.load_exceptions(config.options)))
+    outcome.tables, found = validate_all(outcome.normalized, config)
+    outcome.problems.extend(found)
     outcome.problems.sort(key=lambda p: (p.file, p.row or 0))
     return outcome
+
+
+def validate_all(normalized: Normalized, config: Config) -> tuple[dict[str, pa.Table], list[Problem]]:
+    """The typed tables, and what the schema checks, the rules and the privacy scan find in them."""
+    schemas = load_schemas()
+    tables = to_tables(normalized, schemas)
+    problems = validate_tables(tables, normalized, schemas)
+    problems += privacy.scan_tables(tables, normalized, privacy.load_exceptions(config.options))
+    return tables, problems
 
 
 def write_package(outcome: Outcome, config: Config, folder: Path) -> list[WrittenFile]:
@@ -207,10 +223,15 @@ def write_package(outcome: Outcome, config: Config, folder: Path) -> list[Writte
     return files
 
 
-def build(paths: list[Path], config: Config, out: Path, encoding: str | None = None, wait: bool = True) -> Outcome:
-    """Check everything; publish to `out` atomically only when nothing is invalid."""
+def build(paths: list[Path], config: Config, out: Path, encoding: str | None = None, wait: bool = True,
+          keep_going: bool = False) -> Outcome:
+    """Check everything; publish to `out` atomically only when nothing is invalid, or,
+    with `keep_going`, the rows that are valid (the rest stay in `outcome.rejected`)."""
     outcome = check(paths, config, encoding)
-    if not outcome.ok or not outcome.reports:
+    if keep_going and not outcome.ok:
+        rejects.keep_valid_rows(outcome, lambda n: validate_all(n, config))
+    publishable = outcome.ok or (keep_going and outcome.kept_clean)
+    if not publishable or not outcome.reports:
         return outcome
     with publish.publish_lock(out, wait=wait):
         publish.clean_leftovers(out)

@@ -21,6 +21,7 @@ from .config import Config, ConfigError, load_config
 from .errors import errors_in, render
 from .privacy import load_exceptions
 from .publish import PublishBusy
+from .rejects import rejected_rows, write_rejects
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
@@ -123,8 +124,14 @@ def validate_cmd(inputs: tuple[Path, ...], config_path: Path, profile: Path | No
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path),
               help="Folder to publish into, replaced as a whole (default: outputs/ in the project).")
 @click.option("--no-wait", is_flag=True, help="Stop at once, instead of waiting, when another run is publishing.")
+@click.option("--keep-going", is_flag=True,
+              help="Publish the valid rows even when some are rejected; the rejected ones go to the rejects file "
+                   "(the exit status is still 1).")
+@click.option("--rejects", "rejects_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Where --keep-going writes rejected rows with their reasons and raw cells "
+                   "(default: rejects/rejects.csv in the project; never inside the published folder).")
 def build_cmd(inputs: tuple[Path, ...], config_path: Path, profile: Path | None, encoding: str | None, lang: str,
-              out: Path | None, no_wait: bool) -> None:
+              out: Path | None, no_wait: bool, keep_going: bool, rejects_path: Path | None) -> None:
     """Build the data package and publish it, all or nothing.
 
     INPUTS are report files or folders (default: the bundled reports in
@@ -139,14 +146,21 @@ def build_cmd(inputs: tuple[Path, ...], config_path: Path, profile: Path | None,
     """
     config = load(config_path, profile)
     target = out or config.root / "outputs"
+    rejects_file = rejects_path or config.root / "rejects" / "rejects.csv"
+    if rejects_file.resolve().is_relative_to(target.resolve()):
+        raise click.UsageError(f"the rejects file must not be inside the published folder {target}")
     try:
-        outcome = build(list(inputs) or list(config.inputs), config, target, encoding, wait=not no_wait)
+        outcome = build(list(inputs) or list(config.inputs), config, target, encoding, wait=not no_wait,
+                        keep_going=keep_going)
     except PublishBusy as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(EXIT_INVALID)
     except ConfigError as exc:  # e.g. x_pipeline.base_url, checked when the portal files are written
         raise click.UsageError(str(exc)) from None
     report(outcome, lang)
+    if keep_going and not outcome.ok:
+        write_rejects(rejects_file, rejected_rows(outcome, lang))
+        click.echo(f"rejected rows and their reasons: {rejects_file}" if lang != "ja" else f"除外した行とその理由: {rejects_file}", err=True)
     if outcome.published is None:
         if not outcome.reports and outcome.ok:
             click.echo("no report files found in the inputs" if lang != "ja" else "報告ファイルが見つかりません", err=True)
@@ -154,6 +168,8 @@ def build_cmd(inputs: tuple[Path, ...], config_path: Path, profile: Path | None,
         sys.exit(EXIT_INVALID)
     rows = outcome.tables["incidents"].num_rows
     click.echo(f"published {rows} incidents to {target}" if lang != "ja" else f"{rows} 件の事案を {target} に公開しました")
+    if not outcome.ok:
+        sys.exit(EXIT_INVALID)  # published, but some rows were rejected
 
 
 @cli.command(name="verify")

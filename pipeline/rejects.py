@@ -1,0 +1,94 @@
+"""Keep-going mode: publish the valid rows, set the rejected ones aside with their reasons.
+
+A row with any error is dropped with its measures and figures; a file-level
+error (an unreadable file, a bad municipality code) drops the whole report.
+What remains is checked again (dropping rows can break nothing, but the
+check proves it). Rejected rows go to a CSV file kept outside the published
+folder: it holds the raw cells, which may be what must not be public.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pyarrow as pa
+
+from .errors import Problem, errors_in
+from .normalize import Normalized
+
+if TYPE_CHECKING:
+    from .build import Outcome
+
+Validate = Callable[[Normalized], tuple[dict[str, pa.Table], list[Problem]]]
+
+
+def _without(normalized: Normalized, rows: set[tuple[str, int]], files: set[str]) -> Normalized:
+    kept = Normalized(problems=list(normalized.problems), headers=dict(normalized.headers),
+                      rows_read=normalized.rows_read, rows_rejected=normalized.rows_rejected)
+    for table, records in normalized.records.items():
+        for record, source in zip(records, normalized.sources[table]):
+            if source.file in files or (source.row is not None and (source.file, source.row) in rows):
+                continue
+            kept.add(table, record, source)
+    return kept
+
+
+def keep_valid_rows(outcome: Outcome, validate: Validate) -> None:
+    """Drop every rejected row from `outcome` and re-validate what is left."""
+    known = set(outcome.problems)
+    for _ in range(3):
+        errors = errors_in(outcome.problems)
+        rows = {(p.file, p.row) for p in errors if p.row is not None}
+        files = {p.file for p in errors if p.row is None}
+        outcome.normalized = _without(outcome.normalized, rows, files)  # type: ignore[arg-type]
+        outcome.reports = [r for r in outcome.reports if r.file not in files]
+        outcome.tables, found = validate(outcome.normalized)
+        new = [p for p in errors_in(found) if p not in known]
+        if not errors_in(found):
+            outcome.kept_clean = True
+            return
+        known.update(new)
+        outcome.problems.extend(new)
+    outcome.kept_clean = False
+
+
+@dataclass(frozen=True)
+class RejectedRow:
+    file: str
+    row: int | None
+    no: str | None
+    reasons: str
+    cells: str  # the row's cells as JSON, keyed by the source's column headers
+
+
+def rejected_rows(outcome: Outcome, lang: str = "en") -> list[RejectedRow]:
+    """One entry per rejected row (or file), with every reason and the raw cells."""
+    raw = {(r.file, row.line): (r.headers, row.cells) for r in outcome.reports for row in r.rows}
+    raw.update({(r.file, row.line): (r.headers, row.cells) for r in outcome.superseded for row in r.rows})
+    grouped: dict[tuple[str, int | None], list[Problem]] = {}
+    for problem in errors_in(outcome.problems):
+        grouped.setdefault((problem.file, problem.row), []).append(problem)
+    out = []
+    for (file, row), problems in sorted(grouped.items(), key=lambda kv: (kv[0][0], kv[0][1] or 0)):
+        headers, cells = raw.get((file, row or -1), ({}, {}))
+        by_header = {headers.get(key, key): value for key, value in cells.items()}
+        reasons = " / ".join(
+            (f"[{p.field}] " if p.field else "") + p.message(lang) for p in problems
+        )
+        out.append(RejectedRow(file, row, problems[0].no, reasons, json.dumps(by_header, ensure_ascii=False)))
+    return out
+
+
+def write_rejects(path: Path, rows: list[RejectedRow]) -> None:
+    """CSV in UTF-8 with a BOM (opens in Excel), one line per rejected row."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding="utf-8-sig", newline="") as handle:
+        writer = csv.writer(handle, lineterminator="\r\n")
+        writer.writerow(["file", "row", "no", "reasons", "raw_cells"])
+        for r in rows:
+            writer.writerow([r.file, "" if r.row is None else r.row, r.no or "", r.reasons, r.cells])

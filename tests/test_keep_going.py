@@ -1,0 +1,76 @@
+"""--keep-going publishes the valid rows; every input row is published or reported."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from click.testing import Result
+
+from .conftest import SEED
+
+BAD = Path(__file__).resolve().parent / "fixtures" / "bad"
+DATES, LEAK, SUMMARY = 1, 5, 4
+
+
+def summary_rows(stdout: str) -> dict[str, list[int]]:
+    lines = stdout.splitlines()
+    header = lines[0].split()
+    rows = {}
+    for line in lines[1:]:
+        if "error(s)" in line:
+            break
+        parts = line.split()
+        if len(parts) == len(header) and parts[1].isdigit():
+            rows[parts[0]] = [int(v) for v in parts[1:]]
+    return rows
+
+
+def rejects(path: Path) -> list[dict[str, str]]:
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_valid_rows_are_published_and_rejected_ones_set_aside(make_report: Callable[..., Path], run: Callable[..., Result], tmp_path: Path) -> None:
+    report = make_report(cells={(0, DATES): "2024.4.8 (2024.7.15)", (2, LEAK): "たぶん",
+                                (4, SUMMARY): "連絡先 yamada.taro@example.jp に誤送信"})
+    out, rejected = tmp_path / "out", tmp_path / "private" / "rejects.csv"
+    result = run("build", str(report), "--out", str(out), "--keep-going", "--rejects", str(rejected))
+    assert result.exit_code == 1  # published, but rows were rejected
+    assert summary_rows(result.stdout)["report.txt"] == [7, 4, 3, 4]  # read, valid, rejected, published
+    incidents = json.loads((out / "data" / "incidents.json").read_text(encoding="utf-8"))
+    assert [r["report_no"] for r in incidents] == [2, 4, 6, 7]
+    measures = json.loads((out / "data" / "measures.json").read_text(encoding="utf-8"))
+    assert {m["incident_id"][-3:] for m in measures} == {"002", "004", "006", "007"}
+    assert "yamada.taro" not in "".join(p.read_text(encoding="utf-8", errors="replace") for p in out.rglob("*") if p.is_file() and p.suffix != ".parquet")
+    found = rejects(rejected)
+    assert [(r["file"], r["row"], r["no"]) for r in found] == [("report.txt", "6", "1"), ("report.txt", "8", "3"), ("report.txt", "10", "5")]
+    assert "outside the report's period" in found[0]["reasons"]
+    assert json.loads(found[1]["raw_cells"])["個人情報の漏えい の有無"] == "たぶん"
+    assert "e-mail" in found[2]["reasons"].lower() or "mail" in found[2]["reasons"]
+    assert not rejected.is_relative_to(out)
+
+
+def test_the_rejects_file_may_not_be_published(run: Callable[..., Result], tmp_path: Path) -> None:
+    result = run("build", str(SEED), "--out", str(tmp_path / "out"), "--keep-going", "--rejects", str(tmp_path / "out" / "r.csv"))
+    assert result.exit_code == 2
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in BAD.iterdir()))
+def test_row_accounting_holds_for_every_bad_input(name: str, run: Callable[..., Result], tmp_path: Path) -> None:
+    out, rejected = tmp_path / "out", tmp_path / "rejects.csv"
+    result = run("build", str(BAD / name), "--out", str(out), "--keep-going", "--rejects", str(rejected))
+    assert result.exit_code == 1
+    reported = rejects(rejected)
+    assert reported, "every failing input leaves at least one line in the rejects file"
+    published = len(json.loads((out / "data" / "incidents.json").read_text(encoding="utf-8"))) if out.exists() else 0
+    for file, (read, valid, bad, pub, *superseded) in summary_rows(result.stdout).items():
+        assert read == valid + bad + sum(superseded), file
+        assert pub in (0, valid)
+        rows_reported = {r["row"] for r in reported if r["file"] == file and r["row"]}
+        assert bad == len(rows_reported & {str(n) for n in range(1, 10_000)}) or bad == read
+    total_valid = sum(v[1] for v in summary_rows(result.stdout).values())
+    assert published == (total_valid if out.exists() else 0)
