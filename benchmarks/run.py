@@ -1,26 +1,22 @@
 """Benchmark: build a package from synthetic reports at several sizes, and time
 ``frictionless validate`` on the same output in the same run.
 
-For each size the reports are generated (``benchmarks/generate.py``, cached by
-its manifest), then one child process per size runs the pipeline's stages
-(pipeline/build.py: read_all, normalize_all, to_tables, validate_tables,
-write_package; then fsync + atomic swap as ``build`` does) and reports the time
-of each stage and its memory high-water mark; the parent takes the child's
-peak RSS from ``wait4``, so sizes never mix. Then ``frictionless validate``
-runs, also in its own process, on the incidents table of the package just
-written, and the ratio build/frictionless is printed (target: ≤ 0.25 at 1M).
-
-The core is not changed for timing: the stage functions are timed from outside,
-and the writers, the hashing and the descriptor are wrapped in the child only.
-
-Until a report can find its municipality in the nearest profile.json, the child
-reads and normalizes one municipality folder at a time (its profile.json gives
-the municipality; the columns are the default profile's) and concatenates the
-results; ``--whole`` reads the whole tree in one read_all call instead.
+For each size the reports are generated (``benchmarks/generate.py``, reused when
+its manifest matches), then one child process per size runs ``build.build`` on
+them exactly as ``pipeline build`` does (each report finds its municipality in
+the nearest profile.json). The stages are timed from outside: the child wraps
+the stage functions of pipeline/build.py (read_all, select_reports,
+normalize_all, to_tables, validate_tables, write_package), the checks and rules,
+the privacy scan, each writer, the hashing, the descriptor and portal metadata
+and the final fsync+swap, and notes the memory high-water mark after each
+stage. The parent takes the child's peak RSS from ``wait4``, so sizes never mix.
+Then ``frictionless validate`` runs, in its own process, on the incidents table
+of the package just written, and the ratio build/frictionless is printed (the
+target at 1M incidents is ≤ 0.25).
 
 Example:
     .venv/bin/python benchmarks/run.py --sizes 10k,100k
-    .venv/bin/python benchmarks/run.py --sizes 1m --work /tmp/jimu-bench --json /tmp/jimu-bench/1m.json
+    .venv/bin/python benchmarks/run.py --sizes 1m --json /tmp/jimu-bench/1m.json
 """
 
 from __future__ import annotations
@@ -42,8 +38,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 SIZES = {"10k": 10_000, "100k": 100_000, "1m": 1_000_000, "10m": 10_000_000}
-STAGES = ["read", "normalize", "to_tables", "validate", "  checks", "  rules", "write csv", "write parquet", "write json",
-          "  cast", "  sha256", "  stat+mkdir", "metadata", "publish (fsync+swap)"]
+ROWS = ["read", "select", "normalize", "to_tables", "validate", "· checks", "· rules", "privacy scan", "write", "· csv", "· parquet",
+        "· json", "· sha256", "· metadata", "· portal (DCAT, CKAN, landing)", "publish (fsync+swap)", "other (between stages)"]
 
 
 # ------------------------------------------------------------------ child side
@@ -64,91 +60,78 @@ class Clock:
     def add(self, label: str, seconds: float) -> None:
         self.seconds[label] = self.seconds.get(label, 0.0) + seconds
 
-    def stage(self, label: str, func: Callable[..., Any], *args: Any) -> Any:
-        started = time.perf_counter()
-        result = func(*args)
-        self.add(label, time.perf_counter() - started)
-        self.peak_mib[label] = _vm("VmHWM")
-        return result
-
-    def wrap(self, label: str, func: Callable[..., Any]) -> Callable[..., Any]:
+    def wrap(self, label: str, func: Callable[..., Any], peak: bool = False) -> Callable[..., Any]:
+        """`func`, adding its time to `label` (and noting the peak RSS after it when `peak`)."""
         def timed(*args: Any, **kwargs: Any) -> Any:
             started = time.perf_counter()
             try:
                 return func(*args, **kwargs)
             finally:
                 self.add(label, time.perf_counter() - started)
+                if peak:
+                    self.peak_mib[label] = _vm("VmHWM")
         return timed
 
 
-def child(raw: Path, out: Path, result_path: Path, whole: bool) -> None:
-    from pipeline import build, checks, package, publish, rules, writers
-    from pipeline.config import Municipality, load_config
-    from pipeline.schema import load_schemas
+# (label, module, attribute): each is wrapped in the child; labels starting with "· " are parts of the stage above
+TIMED = [
+    ("read", "build", "read_all"),
+    ("select", "build", "select_reports"),
+    ("normalize", "build", "normalize_all"),
+    ("to_tables", "build", "to_tables"),
+    ("validate", "build", "validate_tables"),
+    ("· checks", "checks", "check_table"),
+    ("· rules", "rules", "check_incidents"),
+    ("· rules", "rules", "check_reports"),
+    ("privacy scan", "privacy", "scan_tables"),
+    ("write", "build", "write_package"),
+    ("· sha256", "writers", "sha256_of"),
+    ("· metadata", "package", "descriptor"),
+    ("· metadata", "package", "write_descriptor"),
+    ("· portal (DCAT, CKAN, landing)", "portal", "portal_facts"),
+    ("· portal (DCAT, CKAN, landing)", "dcat", "write_catalog"),
+    ("· portal (DCAT, CKAN, landing)", "ckan", "write_package"),
+    ("· portal (DCAT, CKAN, landing)", "landing", "write_landing_page"),
+    ("publish (fsync+swap)", "publish", "swap_in"),
+]
+TOP = ["read", "select", "normalize", "to_tables", "validate", "privacy scan", "write", "publish (fsync+swap)"]
+
+
+def child(raw: Path, out: Path, result_path: Path) -> None:
+    """Run build.build on `raw` as `pipeline build` does, timing its stages from outside."""
+    import importlib
+
+    from pipeline import build, writers
+    from pipeline.config import load_config
 
     clock = Clock()
-    # wrap the parts of validate_tables and write_package we want split (in this process only)
-    checks.check_table = clock.wrap("  checks", checks.check_table)
-    rules.check_incidents = clock.wrap("  rules", rules.check_incidents)
+    for label, module_name, attribute in TIMED:
+        module = importlib.import_module(f"pipeline.{module_name}")
+        if hasattr(module, attribute):
+            setattr(module, attribute, clock.wrap(label, getattr(module, attribute), label in TOP))
     for fmt in list(writers.WRITERS):
-        writers.WRITERS[fmt] = clock.wrap(f"write {fmt}", writers.WRITERS[fmt])
-    writers.sha256_of = clock.wrap("  sha256", writers.sha256_of)
-    package.descriptor = clock.wrap("metadata", package.descriptor)
-    package.write_descriptor = clock.wrap("metadata", package.write_descriptor)
-    build.write_table = clock.wrap("  write_table", build.write_table)  # write_package = cast + write_table + metadata
+        writers.WRITERS[fmt] = clock.wrap(f"· {fmt}", writers.WRITERS[fmt])
 
-    base = load_config(ROOT)
-    metadata = dict(base.metadata, title="SYNTHETIC benchmark package (合成データ・架空)", name="synthetic-benchmark")
-    base = dataclasses.replace(base, metadata=metadata)
-    started = time.perf_counter()
-    if whole:
-        groups = [(raw, base)]
-    else:
-        groups = []
-        for folder in sorted(p for p in raw.iterdir() if (p / "profile.json").is_file()):
-            town = json.loads((folder / "profile.json").read_text(encoding="utf-8"))["municipality"]
-            profile = dataclasses.replace(base.profile, municipality=Municipality(town["code"], town["name"]))
-            groups.append((folder, dataclasses.replace(base, profile=profile)))
-
-    outcome = build.Outcome()
-    per_group = []
-    for folder, config in groups:
-        reports, problems = clock.stage("read", build.read_all, [folder], config)
-        outcome.reports.extend(reports)
-        outcome.problems.extend(problems)
-        per_group.append((reports, config))
-    for reports, config in per_group:
-        normalized = clock.stage("normalize", build.normalize_all, reports, config)
-        clock.stage("normalize", outcome.normalized.extend, normalized)
-    del per_group
-    outcome.problems.extend(outcome.normalized.problems)
-    schemas = load_schemas()
-    outcome.tables = clock.stage("to_tables", build.to_tables, outcome.normalized, schemas)
-    outcome.problems.extend(clock.stage("validate", build.validate_tables, outcome.tables, outcome.normalized, schemas))
-    errors = [p for p in outcome.problems if p.severity == "error"]
-    if errors:
-        for p in errors[:20]:
-            print(p.as_dict(), file=sys.stderr)
-        raise SystemExit(f"{len(errors)} errors: the synthetic reports should be valid")
+    config = load_config(ROOT)
+    metadata = dict(config.metadata, title="SYNTHETIC benchmark package (合成データ・架空)", name="synthetic-benchmark")
+    config = dataclasses.replace(config, metadata=metadata)
     if out.exists():
         shutil.rmtree(out)
-    staging = publish.new_staging(out)
-    clock.stage("write", build.write_package, outcome, base, staging)
-    clock.stage("publish (fsync+swap)", publish.swap_in, staging, out)
+    started = time.perf_counter()
+    outcome = build.build([raw], config, out)
     total = time.perf_counter() - started
-
-    write = clock.seconds.pop("write")
-    write_table = clock.seconds.pop("  write_table")
-    clock.seconds["  cast"] = write - write_table - clock.seconds.get("metadata", 0.0)
-    formats = sum(clock.seconds.get(f"write {fmt}", 0.0) for fmt in writers.FORMATS)
-    clock.seconds["  stat+mkdir"] = write_table - formats - clock.seconds.get("  sha256", 0.0)
-    tables = outcome.tables
+    errors = [p for p in outcome.problems if p.severity == "error"]
+    if errors or outcome.published is None:
+        for p in errors[:20]:
+            print(p.as_dict(), file=sys.stderr)
+        raise SystemExit(f"{len(errors)} errors, nothing published: the synthetic reports should be valid")
+    clock.seconds["other (between stages)"] = total - sum(clock.seconds.get(k, 0.0) for k in TOP)
     result = {
         "seconds": clock.seconds,
         "peak_mib_after": clock.peak_mib,
         "build_seconds": total,
         "reports": len(outcome.reports),
-        "rows": {name: t.num_rows for name, t in tables.items()},
+        "rows": {name: t.num_rows for name, t in outcome.tables.items()},
         "warnings": len(outcome.problems),
         "bytes": {p.name: p.stat().st_size for p in sorted((out / "data").iterdir())},
     }
@@ -167,7 +150,7 @@ def run_measured(cmd: list[str], stdout: Path) -> tuple[int, float, int]:
     return proc.returncode, time.perf_counter() - started, usage.ru_maxrss // 1024
 
 
-def measure(size: int, work: Path, whole: bool, skip_frictionless: bool) -> dict[str, Any]:
+def measure(size: int, work: Path, skip_frictionless: bool) -> dict[str, Any]:
     from benchmarks.generate import generate
 
     label = next((k for k, v in SIZES.items() if v == size), str(size))
@@ -176,7 +159,7 @@ def measure(size: int, work: Path, whole: bool, skip_frictionless: bool) -> dict
     manifest = generate(raw, size)
     generated = time.perf_counter() - started
     result_file = work / label / "child.json"
-    cmd = [sys.executable, __file__, "--child", str(raw), str(out), str(result_file)] + (["--whole"] if whole else [])
+    cmd = [sys.executable, __file__, "--child", str(raw), str(out), str(result_file)]
     status, wall, peak = run_measured(cmd, work / label / "child.out")
     if status:
         raise SystemExit(f"the build at {label} failed (exit {status}); see {work / label / 'child.out'}")
@@ -212,15 +195,14 @@ def render(results: list[dict[str, Any]]) -> str:
     lines = [row("incidents", head), "| --- |" + " ---: |" * len(results)]
     lines.append(row("reports / measures / figures rows", [f"{r['reports']:,} / {r['rows']['measures']:,} / {r['rows']['figures']:,}" for r in results]))
     lines.append(row("incidents.csv size", [f"{r['bytes']['incidents.csv'] / 1e6:,.1f} MB" for r in results]))
-    for stage in STAGES:
-        cells = [f"{r['seconds'].get(stage, 0.0):.2f} s" for r in results]
-        lines.append(row(stage.replace("  ", "· "), cells))
+    for stage in ROWS:
+        lines.append(row(stage, [f"{r['seconds'].get(stage, 0.0):.2f} s" for r in results]))
     lines.append(row("**build total** (stages)", [f"**{r['build_seconds']:.2f} s**" for r in results]))
     lines.append(row("build process wall (incl. start-up, imports)", [f"{r['process_seconds']:.2f} s" for r in results]))
     lines.append(row("incidents per second", [f"{r['size'] / r['build_seconds']:,.0f}" for r in results]))
     lines.append(row("peak RSS (build)", [f"{r['peak_rss_mib']:,} MiB" for r in results]))
     lines.append(row("peak RSS after read / normalize / to_tables / validate / write",
-                     [" / ".join(str(r["peak_mib_after"].get(k, "-")) for k in ("read", "normalize", "to_tables", "validate", "write")) + " MiB" for r in results]))
+                     [" / ".join(f"{r['peak_mib_after'].get(k, 0):,}" for k in ("read", "normalize", "to_tables", "validate", "write")) + " MiB" for r in results]))
     if all("frictionless" in r for r in results):
         lines.append(row("frictionless validate (incidents)", [f"{r['frictionless']['seconds']:.2f} s" + ("" if r["frictionless"]["valid"] else " (INVALID)") for r in results]))
         lines.append(row("peak RSS (frictionless)", [f"{r['frictionless']['peak_rss_mib']:,} MiB" for r in results]))
@@ -232,12 +214,11 @@ def render(results: list[dict[str, Any]]) -> str:
 def main(argv: list[str] | None = None) -> None:
     args_in = sys.argv[1:] if argv is None else argv
     if args_in[:1] == ["--child"]:
-        child(Path(args_in[1]), Path(args_in[2]), Path(args_in[3]), "--whole" in args_in)
+        child(Path(args_in[1]), Path(args_in[2]), Path(args_in[3]))
         return
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], epilog="Example: run.py --sizes 10k,100k")
     parser.add_argument("--sizes", default="10k,100k", help=f"comma-separated, of {', '.join(SIZES)} or a number (default 10k,100k)")
     parser.add_argument("--work", type=Path, default=Path("/tmp/jimu-bench"), help="where reports and packages go (default /tmp/jimu-bench)")
-    parser.add_argument("--whole", action="store_true", help="one read_all over the whole tree (needs per-folder profile.json support in the core)")
     parser.add_argument("--no-frictionless", action="store_true", help="skip timing frictionless validate")
     parser.add_argument("--json", type=Path, help="also write the figures as JSON here")
     args = parser.parse_args(args_in)
@@ -246,7 +227,7 @@ def main(argv: list[str] | None = None) -> None:
     print("machine: " + ", ".join(f"{k} {v}" for k, v in info.items()), flush=True)
     results = []
     for size in sizes:
-        results.append(measure(size, args.work, args.whole, args.no_frictionless))
+        results.append(measure(size, args.work, args.no_frictionless))
         r = results[-1]
         ratio = f", frictionless {r['frictionless']['seconds']:.1f} s" if "frictionless" in r else ""
         print(f"{size:,} incidents: build {r['build_seconds']:.1f} s, peak {r['peak_rss_mib']:,} MiB{ratio}", flush=True)
