@@ -17,14 +17,15 @@ from . import checks, ckan, dcat, landing, package, portal, privacy, publish, re
 from .config import Config, ConfigError
 from .errors import Problem, errors_in
 from .normalize import FIELD_COLUMN, Normalized, Source, normalize_report
-from .readers import RawReport, ReadFailed, discover, read_report
+from .readers import RawReport, ReadFailed, read_report
 from .schema import TABLES, TableSchema, load_schemas
+from .sources import find_inputs, select_reports
 from .writers import WrittenFile, write_table
 
 
 @dataclass(frozen=True)
 class FileSummary:
-    """Row accounting of one input file: rows_read == rows_valid + rows_rejected."""
+    """Row accounting of one input file: rows_read == rows_valid + rows_rejected + rows_superseded."""
 
     file: str
     rows_read: int
@@ -41,90 +42,68 @@ class Outcome:
     problems: list[Problem] = field(default_factory=list)
     reports: list[RawReport] = field(default_factory=list)
     superseded: list[RawReport] = field(default_factory=list)
+    unreadable: dict[str, int] = field(default_factory=dict)  # file -> its data rows, when known
     normalized: Normalized = field(default_factory=Normalized)
     tables: dict[str, pa.Table] = field(default_factory=dict)
     files: list[WrittenFile] = field(default_factory=list)
     published: Path | None = None
     kept_clean: bool = False  # keep-going: the rows left after dropping rejected ones are valid
-    normalized_reports: list[RawReport] = field(default_factory=list)  # every report read and selected
+    read_reports: list[RawReport] = field(default_factory=list)  # every report read and selected
 
     @property
     def ok(self) -> bool:
         return not errors_in(self.problems)
 
     def summaries(self) -> list[FileSummary]:
-        rejected: dict[str, set[int]] = {}
-        whole: set[str] = set()  # files with an error that is not about one row
+        """Every input file, every row: valid, rejected (an error names its row, or its
+        whole file) or superseded; published when the package was."""
+        rows_with_errors: dict[str, set[int]] = {}
+        whole_file: set[str] = set()
         for p in errors_in(self.problems):
-            rejected.setdefault(p.file, set())
-            if p.row is not None:
-                rejected[p.file].add(p.row)
+            if p.row is None:
+                whole_file.add(p.file)
             else:
-                whole.add(p.file)
+                rows_with_errors.setdefault(p.file, set()).add(p.row)
+        published = {s.file for s in self.normalized.sources["reports"]} if self.published else set()
         out = []
-        read = {r.file: r for r in self.reports}
-        read.update({r.file: r for r in self.normalized_reports if r.file not in read})
-        for report in read.values():
-            lines = {row.line for row in report.rows}
-            bad = len(lines) if report.file in whole else len(rejected.get(report.file, set()) & lines)
-            rejected.pop(report.file, None)
+        for report in self.read_reports:
+            lines = {row.line for row in report.rows} | {row.line for row in report.ragged}
+            bad = len(lines) if report.file in whole_file else len(rows_with_errors.get(report.file, set()) & lines)
             valid = len(lines) - bad
-            out.append(FileSummary(report.file, len(lines), valid, bad, valid if self.published else 0))
-        out += [FileSummary(r.file, len(r.rows), 0, 0, 0, len(r.rows)) for r in self.superseded]
-        return out + [FileSummary(f, 0, 0, 0, 0) for f in sorted(rejected)]
+            out.append(FileSummary(report.file, len(lines), valid, bad, valid if report.file in published else 0))
+        out += [FileSummary(r.file, r.rows_read, 0, 0, 0, r.rows_read) for r in self.superseded]
+        out += [FileSummary(f, n, 0, n, 0) for f, n in self.unreadable.items()]
+        return out
 
 
-def display_name(path: Path, top: Path) -> str:
-    """How a file is named in messages and in `reports.source_file`: relative to the
-    folder it was found in, or its own name when it was named directly."""
-    return path.name if path == top else path.relative_to(top).as_posix()
-
-
-def read_all(paths: list[Path], config: Config, encoding: str | None = None) -> tuple[list[RawReport], list[Problem]]:
+def read_all(items: list[Path], config: Config, encoding: str | None = None) -> tuple[list[RawReport], dict[str, int], list[Problem]]:
+    """Every report under `items`: the reports read, the files that could not be (with
+    their data rows when known), and the problems found."""
+    found = find_inputs(items)
     reports: list[RawReport] = []
-    problems: list[Problem] = []
-    for path, top in discover(paths):
-        name = display_name(path, top)
-        if not path.exists():
-            problems.append(Problem("file-unreadable", str(path), params={"reason": "there is no such file or folder"}))
+    unreadable: dict[str, int] = {}
+    problems: list[Problem] = list(found.skipped)
+    for item in found.inputs:
+        if not item.path.exists():
+            problems.append(Problem("file-unreadable", str(item.path), params={
+                "reason": "there is no such file or folder", "reason_ja": "そのようなファイルやフォルダーはありません"}))
+            unreadable[str(item.path)] = 0
             continue
         try:
-            profile = config.profile_for(path, top)
+            profile = config.profile_for(item.path, item.top)
         except ConfigError as exc:
-            problems.append(Problem("bad-profile", name, params={"reason": str(exc)}))
+            problems.append(Problem("bad-profile", item.name, params={"reason": str(exc)}))
+            unreadable[item.name] = 0
             continue
         try:
-            reports.append(read_report(path, profile, encoding, name))
+            report = read_report(item.path, profile, encoding, item.name)
         except ReadFailed as failed:
             problems.extend(failed.problems)
-    return reports, problems
-
-
-def select_reports(reports: list[RawReport], config: Config) -> tuple[list[RawReport], list[RawReport], list[Problem]]:
-    """One report per municipality and period: a report marked 訂正版 replaces the
-    period's original; two originals (or two corrections) for one period are an error."""
-    groups: dict[tuple[str, object], list[RawReport]] = {}
-    for report in reports:
-        key = (config.municipality_of(report.profile).code, report.period.start)
-        groups.setdefault(key, []).append(report)
-    chosen: list[RawReport] = []
-    superseded: list[RawReport] = []
-    problems: list[Problem] = []
-    for group in groups.values():
-        corrections = [r for r in group if r.correction]
-        originals = [r for r in group if not r.correction]
-        clash = corrections if len(corrections) > 1 else originals if not corrections and len(originals) > 1 else []
-        if clash:
-            for report in clash[1:]:
-                problems.append(Problem("duplicate-report", report.file, value=report.title, params={"other_file": clash[0].file}))
+            unreadable[item.name] = failed.rows
             continue
-        winner = corrections[0] if corrections else originals[0]
-        chosen.append(winner)
-        for replaced in originals if corrections else []:
-            superseded.append(replaced)
-            problems.append(Problem("report-superseded", replaced.file, value=replaced.title, severity="warning",
-                                    params={"other_file": winner.file, "rows": str(len(replaced.rows))}))
-    return chosen, superseded, problems
+        reports.append(report)
+        problems.extend(report.problems)
+    return reports, unreadable, problems
 
 
 def normalize_all(reports: list[RawReport], config: Config) -> Normalized:
@@ -159,14 +138,21 @@ def _locate(normalized: Normalized, table: str, index: int, fieldname: str, valu
     return source, header, written or value
 
 
+def _first_rows(records: list[dict[str, object]]) -> dict[object, int]:
+    first: dict[object, int] = {}
+    for i, record in enumerate(records):
+        first.setdefault(record["incident_id"], i)
+    return first
+
+
 def validate_tables(tables: dict[str, pa.Table], normalized: Normalized, schemas: dict[str, TableSchema]) -> list[Problem]:
     problems: list[Problem] = []
+    first_index: dict[str, dict[object, int]] = {}
     for name in TABLES:
         for v in checks.check_table(tables[name], schemas[name], tables):
             source, header, value = _locate(normalized, name, v.index, v.field, v.value)
             if name == "incidents" and v.check == "primary-key":
-                earlier = next(i for i, r in enumerate(normalized.records[name]) if r["incident_id"] == v.value)
-                other = normalized.sources[name][earlier]
+                other = normalized.sources[name][first_index.setdefault(name, _first_rows(normalized.records[name]))[v.value]]
                 problems.append(
                     Problem("duplicate-incident", source.file, source.row, source.no, "incident_id", header, value,
                             params={"other_file": f"{other.file}, row {other.row}"})
@@ -174,7 +160,7 @@ def validate_tables(tables: dict[str, pa.Table], normalized: Normalized, schemas
                 continue
             problems.append(
                 Problem("schema-violation", source.file, source.row, source.no, v.field, header, value,
-                        params={"reason": f"{name}.{v.field} {v.reason}"})
+                        params={"reason": f"{name}.{v.field} {v.reason}", "reason_ja": f"{name}.{v.field}: {v.reason_ja}"})
             )
     for table, breaks in (("reports", rules.check_reports(tables["reports"])), ("incidents", rules.check_incidents(tables["incidents"]))):
         for r in breaks:
@@ -186,12 +172,15 @@ def validate_tables(tables: dict[str, pa.Table], normalized: Normalized, schemas
 def check(paths: list[Path], config: Config, encoding: str | None = None) -> Outcome:
     """Read, normalize and validate, publishing nothing."""
     outcome = Outcome()
-    found, read_problems = read_all(paths, config, encoding)
-    outcome.reports, outcome.superseded, selection_problems = select_reports(found, config)
-    outcome.normalized_reports = list(outcome.reports)
-    outcome.problems.extend(read_problems + selection_problems)
+    found, outcome.unreadable, read_problems = read_all(paths, config, encoding)
+    selection = select_reports(found, config)
+    outcome.reports, outcome.superseded = selection.reports, selection.superseded
+    outcome.read_reports = selection.reports + selection.clashing
+    outcome.problems.extend(read_problems + selection.problems)
     outcome.normalized = normalize_all(outcome.reports, config)
     outcome.problems.extend(outcome.normalized.problems)
+    for report in selection.clashing:  # not published; their own faults are still worth knowing
+        outcome.problems.extend(normalize_report(report, config.municipality_of(report.profile)).problems)
     outcome.tables, found = validate_all(outcome.normalized, config)
     outcome.problems.extend(found)
     outcome.problems.sort(key=lambda p: (p.file, p.row or 0))
@@ -227,6 +216,7 @@ def build(paths: list[Path], config: Config, out: Path, encoding: str | None = N
           keep_going: bool = False) -> Outcome:
     """Check everything; publish to `out` atomically only when nothing is invalid, or,
     with `keep_going`, the rows that are valid (the rest stay in `outcome.rejected`)."""
+    publish.check_target(out, [*paths, config.root / "datapackage.json", config.root / "schema"])
     outcome = check(paths, config, encoding)
     if keep_going and not outcome.ok:
         rejects.keep_valid_rows(outcome, lambda n: validate_all(n, config))

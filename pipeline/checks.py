@@ -26,6 +26,7 @@ class Violation:
     check: str  # required | pattern | enum | minimum | maximum | unique | primary-key | foreign-key
     value: str | None
     reason: str
+    reason_ja: str = ""
 
 
 def _indices(mask: pa.ChunkedArray | pa.Array) -> list[int]:
@@ -62,13 +63,22 @@ def _value(table: pa.Table, name: str, index: int) -> str | None:
     return None if value is None else str(value)
 
 
+_JA = {
+    "required": "値が必要です",
+    "unique": "値が重複しています（前の行に同じ値があります）",
+    "primary-key": "主キーが欠けているか、前の行と重複しています",
+}
+
+
 def check_table(table: pa.Table, schema: TableSchema, tables: dict[str, pa.Table]) -> list[Violation]:
     """Every constraint of `schema` on `table`; `tables` resolves foreign keys."""
     found: list[Violation] = []
 
-    def add(indices: list[int], name: str, check: str, reason: str, value_of: str | None = None) -> None:
+    def add(indices: list[int], name: str, check: str, reason: str, value_of: str | None = None, ja: str = "") -> None:
+        column = value_of or name
         for i in indices:
-            found.append(Violation(schema.name, i, name, check, _value(table, value_of or name, i) if (value_of or name) in table.column_names else None, reason))
+            value = _value(table, column, i) if column in table.column_names else None
+            found.append(Violation(schema.name, i, name, check, value, reason, ja or _JA[check]))
 
     for spec in schema.fields:
         name, constraints = spec["name"], spec.get("constraints", {})
@@ -81,15 +91,18 @@ def check_table(table: pa.Table, schema: TableSchema, tables: dict[str, pa.Table
         if "pattern" in constraints:
             pattern = constraints["pattern"]
             ok = pc.match_substring_regex(column, f"^(?:{pattern})$")
-            add(_indices(pc.invert(ok)), name, "pattern", f"does not match the pattern {pattern}")
+            add(_indices(pc.invert(ok)), name, "pattern", f"does not match the pattern {pattern}", ja=f"形式 ({pattern}) に合いません")
         if "enum" in constraints:
             allowed = pa.array(constraints["enum"], column.type)
             ok = pc.is_in(column, value_set=allowed)
-            add(_indices(pc.and_(pc.is_valid(column), pc.invert(ok))), name, "enum", f"is not one of {', '.join(map(str, constraints['enum']))}")
+            listed = "、".join(map(str, constraints["enum"]))
+            add(_indices(pc.and_(pc.is_valid(column), pc.invert(ok))), name, "enum", f"is not one of {', '.join(map(str, constraints['enum']))}",
+                ja=f"{listed} のいずれでもありません")
         for bound, compare, word in (("minimum", pc.less, "less than"), ("maximum", pc.greater, "greater than")):
             if bound in constraints:
                 limit = pa.scalar(constraints[bound], column.type)
-                add(_indices(compare(column, limit)), name, bound, f"is {word} the {bound} {constraints[bound]}")
+                add(_indices(compare(column, limit)), name, bound, f"is {word} the {bound} {constraints[bound]}",
+                    ja=f"{'最小値' if bound == 'minimum' else '最大値'} {constraints[bound]} の範囲外です")
         if constraints.get("unique"):
             add(_repeats(column), name, "unique", "is not unique: an earlier row has the same value")
 
@@ -113,5 +126,6 @@ def check_table(table: pa.Table, schema: TableSchema, tables: dict[str, pa.Table
         child_key = _as_text(table, fk["fields"])
         parent_key = _as_text(parent, ref["fields"]).combine_chunks() if parent.num_rows else pa.array([], pa.string())
         missing = pc.and_(pc.is_valid(child_key), pc.invert(pc.is_in(child_key, value_set=parent_key)))
-        add(_indices(missing), ",".join(fk["fields"]), "foreign-key", f"has no matching row in {ref['resource']}", fk["fields"][0])
+        add(_indices(missing), ",".join(fk["fields"]), "foreign-key", f"has no matching row in {ref['resource']}", fk["fields"][0],
+            ja=f"{ref['resource']} に対応する行がありません")
     return found

@@ -6,6 +6,7 @@ is well, 1 when the input is invalid, 2 on a usage or configuration error.
 
 from __future__ import annotations
 
+import codecs
 import locale
 import os
 import sys
@@ -20,7 +21,7 @@ from .build import Outcome, build, check
 from .config import Config, ConfigError, load_config
 from .errors import errors_in, render
 from .privacy import load_exceptions
-from .publish import PublishBusy
+from .publish import PublishBusy, UnsafeTarget
 from .rejects import rejected_rows, write_rejects
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -44,13 +45,23 @@ def input_options(func: Callable[..., Any]) -> Callable[..., Any]:
                      help="The dataset's metadata and settings (its folder is the project root)."),
         click.option("--profile", type=click.Path(exists=True, dir_okay=False, path_type=Path),
                      help="Source profile mapping the report's column headers (default: the one the config names)."),
-        click.option("--encoding", help="Read text files in this encoding instead of detecting UTF-8 or CP932."),
+        click.option("--encoding", callback=check_encoding,
+                     help="Read text files in this encoding instead of detecting UTF-8 or CP932."),
         click.option("--lang", type=click.Choice(["ja", "en"]), default=default_lang,
                      help="Language of messages (default: from the locale)."),
     ]
     for decorate in reversed(decorators):
         func = decorate(func)
     return func
+
+
+def check_encoding(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    if value is not None:
+        try:
+            codecs.lookup(value)
+        except LookupError:
+            raise click.BadParameter(f"unknown encoding {value!r} (e.g. utf-8, cp932, euc_jp)") from None
+    return value
 
 
 def load(config_path: Path, profile: Path | None) -> Config:
@@ -147,13 +158,20 @@ def build_cmd(inputs: tuple[Path, ...], config_path: Path, profile: Path | None,
     config = load(config_path, profile)
     target = out or config.root / "outputs"
     rejects_file = rejects_path or config.root / "rejects" / "rejects.csv"
-    if rejects_file.resolve().is_relative_to(target.resolve()):
+    if keep_going and rejects_file.resolve().is_relative_to(target.resolve()):
         raise click.UsageError(f"the rejects file must not be inside the published folder {target}")
     try:
         outcome = build(list(inputs) or list(config.inputs), config, target, encoding, wait=not no_wait,
                         keep_going=keep_going)
+    except UnsafeTarget as exc:
+        raise click.UsageError(str(exc)) from None
     except PublishBusy as exc:
-        click.echo(f"error: {exc}", err=True)
+        click.echo(f"error: {exc}" if lang != "ja" else f"エラー: 別の実行が公開中です。終わってからやり直してください ({exc})", err=True)
+        sys.exit(EXIT_INVALID)
+    except OSError as exc:
+        where = exc.filename or target
+        click.echo(f"error: could not publish to {target}: {exc.strerror or exc} ({where}); nothing was changed there"
+                   if lang != "ja" else f"エラー: {target} に公開できませんでした: {exc.strerror or exc} ({where})。公開先は変更していません", err=True)
         sys.exit(EXIT_INVALID)
     except ConfigError as exc:  # e.g. x_pipeline.base_url, checked when the portal files are written
         raise click.UsageError(str(exc)) from None

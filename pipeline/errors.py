@@ -19,7 +19,7 @@ CATALOG: dict[str, tuple[str, str]] = {
     # files and layout
     "file-unreadable": (
         "cannot read the file: {reason}",
-        "ファイルを読み込めません: {reason}",
+        "ファイルを読み込めません: {reason_ja}",
     ),
     "file-encoding": (
         "the file is neither UTF-8 nor Shift_JIS (CP932); save it as UTF-8 or name its encoding with --encoding",
@@ -35,7 +35,7 @@ CATALOG: dict[str, tuple[str, str]] = {
     ),
     "bad-period": (
         "the period in the title cannot be read: {reason}",
-        "見出しの対象期間を読み取れません: {reason}",
+        "見出しの対象期間を読み取れません: {reason_ja}",
     ),
     "no-header": (
         "no header row was found (expected a row with the columns {expected}); if the text looks garbled, name the file's encoding with --encoding, or map this layout's headers in a source profile",
@@ -53,13 +53,17 @@ CATALOG: dict[str, tuple[str, str]] = {
         "the row has {found} cells but the header has {expected}",
         "この行のセル数 ({found}) が見出しの列数 ({expected}) と合いません",
     ),
+    "file-skipped": (
+        "skipped: {suffix} files are not read as reports (use .txt, .tsv, .csv or .xlsx)",
+        "読み飛ばしました: {suffix} のファイルは報告として読みません（.txt、.tsv、.csv、.xlsx にしてください）",
+    ),
     "bad-profile": (
         "the source profile for this file cannot be used: {reason}",
         "このファイルの取込設定 (profile.json) を使えません: {reason}",
     ),
     "duplicate-report": (
-        "a second report for the same period as {other_file}; if it corrects that report, put 訂正版 in its title or file name",
-        "{other_file} と同じ期間の報告がもう一つあります。訂正版であれば、表題かファイル名に「訂正版」と入れてください",
+        "another report is for the same period ({other_file}); if one corrects the other, put 訂正版 in its title or file name",
+        "同じ期間の報告が他にもあります（{other_file}）。一方が訂正版であれば、その表題かファイル名に「訂正版」と入れてください",
     ),
     "report-superseded": (
         "replaced by the corrected report {other_file} (訂正版); its {rows} rows are not published",
@@ -106,7 +110,7 @@ CATALOG: dict[str, tuple[str, str]] = {
     # table schema checks on the tables about to be published
     "schema-violation": (
         "{reason}",
-        "{reason}",
+        "{reason_ja}",
     ),
     # privacy and hostile files (privacy.py, safety.py)
     "personal-information": (

@@ -16,12 +16,9 @@ from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any
 
-from .errors import Problem
-from .readers import Grid, ReadFailed
+from .readers import Grid, ReadFailed, unreadable
 
 
-def _fail(file: str, reason: str) -> ReadFailed:
-    return ReadFailed([Problem("file-unreadable", file, params={"reason": reason})])
 
 
 def cell_text(value: Any) -> str:
@@ -54,16 +51,18 @@ def excel_grid(path: Path, file: str, sheet: str | None = None) -> Grid:
             values = openpyxl.load_workbook(path, data_only=True)
             formulas = openpyxl.load_workbook(path, data_only=False)
     except (zipfile.BadZipFile, KeyError, OSError, ValueError, TypeError) as exc:
-        raise _fail(file, f"it is not a readable Excel workbook ({type(exc).__name__}); open it in Excel and save it again as .xlsx") from None
+        raise unreadable(file, f"it is not a readable Excel workbook ({type(exc).__name__}); open it in Excel and save it again as .xlsx",
+                         "読み込める Excel ブックではありません。Excel で開き、.xlsx として保存し直してください") from None
 
     visible = [ws.title for ws in values.worksheets if ws.sheet_state == "visible"]
     if sheet is None:
         if not visible:
-            raise _fail(file, "the workbook has no visible sheet")
+            raise unreadable(file, "the workbook has no visible sheet", "表示されているシートがありません")
         sheet = visible[0]
     elif sheet not in visible:
         names = "、".join(visible) or "none"
-        raise _fail(file, f"there is no visible sheet named 「{sheet}」 (sheets: {names}); set `sheet` in the source profile")
+        raise unreadable(file, f"there is no visible sheet named 「{sheet}」 (sheets: {names}); set `sheet` in the source profile",
+                         f"「{sheet}」という表示中のシートがありません（シート: {names}）。取込設定の sheet を直してください")
     ws, wf = values[sheet], formulas[sheet]
 
     hidden_cols = {i for dim in ws.column_dimensions.values() if dim.hidden for i in range(dim.min or 0, (dim.max or 0) + 1)}
@@ -80,8 +79,8 @@ def excel_grid(path: Path, file: str, sheet: str | None = None) -> Grid:
                 continue
             formula = wf.cell(row=number, column=cell.column)
             if formula.data_type == "f" and cell.value is None:
-                raise ReadFailed([Problem("file-unreadable", file, row=number, params={
-                    "reason": f"cell {formula.coordinate} holds a formula with no saved value; open the workbook in Excel, save it, and try again"})])
+                raise unreadable(file, f"cell {formula.coordinate} holds a formula with no saved value; open the workbook in Excel, save it, and try again",
+                                 f"セル {formula.coordinate} の数式に保存された値がありません。Excel で開いて保存し直してください", number)
             cells.append(cell_text(cell.value))
         if any(c.strip() for c in cells):
             grid.append((number, cells))

@@ -30,6 +30,25 @@ class PublishBusy(Exception):
     """Another run holds the publishing lock."""
 
 
+class UnsafeTarget(Exception):
+    """Publishing there would replace something that is not a package (a usage error)."""
+
+
+def check_target(target: Path, keep: list[Path]) -> None:
+    """Refuse to replace a folder that holds anything but a package, or that holds (or is
+    inside) one of the inputs or the configuration: publishing replaces the whole folder."""
+    resolved = target.resolve()
+    for path in keep:
+        kept = path.resolve()
+        if kept == resolved or resolved in kept.parents:
+            raise UnsafeTarget(f"{target} holds {path}, which publishing would delete; choose another folder with --out")
+    if target.exists() and not target.is_dir():
+        raise UnsafeTarget(f"{target} is a file, not a folder")
+    if target.is_dir() and any(target.iterdir()) and not (target / "datapackage.json").is_file():
+        raise UnsafeTarget(f"{target} is not empty and holds no datapackage.json; publishing replaces the whole folder, "
+                           "so choose a new or empty folder, or the folder of an earlier package")
+
+
 @contextmanager
 def publish_lock(target: Path, wait: bool = True, timeout: float = 600.0) -> Iterator[None]:
     """An advisory lock on the target's parent folder (no lock file is left behind)."""

@@ -14,7 +14,6 @@ import csv
 import hashlib
 import io
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,12 +45,25 @@ class RawReport:
     rows: tuple[RawRow, ...]
     profile: Profile
     correction: bool = False  # marked 訂正版 in its title or file name: replaces the period's report
+    ragged: tuple[RawRow, ...] = ()  # rows whose cells do not fit the header (cells keyed #1, #2 …)
+    problems: tuple[Problem, ...] = ()  # what is wrong with single rows (the rest of the file is read)
+
+    @property
+    def rows_read(self) -> int:
+        return len(self.rows) + len(self.ragged)
+
+
+def unreadable(file: str, reason: str, reason_ja: str, row: int | None = None) -> ReadFailed:
+    return ReadFailed([Problem("file-unreadable", file, row=row, params={"reason": reason, "reason_ja": reason_ja})])
 
 
 class ReadFailed(Exception):
-    def __init__(self, problems: list[Problem]) -> None:
+    """The file as a whole cannot be read; `rows` counts the data rows it had, if known."""
+
+    def __init__(self, problems: list[Problem], rows: int = 0) -> None:
         super().__init__("; ".join(p.message() for p in problems))
         self.problems = problems
+        self.rows = rows
 
 
 Grid = list[tuple[int, list[str]]]  # (row number, cells)
@@ -73,7 +85,7 @@ def decode(data: bytes, file: str, encoding: str | None = None) -> str:
         except UnicodeDecodeError:
             continue
         except LookupError:
-            raise ReadFailed([Problem("file-unreadable", file, params={"reason": f"unknown encoding {name!r}"})]) from None
+            raise unreadable(file, f"unknown encoding {name!r}", f"{name!r} という文字コードはありません") from None
     raise ReadFailed([Problem("file-encoding", file)])
 
 
@@ -112,14 +124,26 @@ def _find_header(grid: Grid, profile: Profile) -> int | None:
     return None
 
 
-def parse_grid(grid: Grid, file: str, profile: Profile) -> tuple[str, Period, dict[str, str], list[RawRow]]:
-    """Title and period, the header matched by text, and the incident rows."""
+@dataclass(frozen=True)
+class Parsed:
+    title: str
+    period: Period
+    headers: dict[str, str]
+    rows: list[RawRow]
+    ragged: list[RawRow]
+    problems: list[Problem]
+
+
+def parse_grid(grid: Grid, file: str, profile: Profile) -> Parsed:
+    """Title and period, the header matched by text, and the incident rows. A file-level
+    fault (no title, a missing column) raises ReadFailed; a ragged row is reported alone."""
     if not grid:
         raise ReadFailed([Problem("file-empty", file)])
     header_at = _find_header(grid, profile)
     if header_at is None:
         expected = "、".join(profile.header_text(k) for k in profile.required)
         raise ReadFailed([Problem("no-header", file, params={"expected": expected})])
+    data_rows = len(grid) - header_at - 1
     problems: list[Problem] = []
     title, period = "", None
     for row_no, cells in grid[:header_at]:
@@ -130,7 +154,8 @@ def parse_grid(grid: Grid, file: str, profile: Profile) -> tuple[str, Period, di
             try:
                 period = parse_period(m.group(1))
             except ValueProblem as exc:
-                problems.append(Problem("bad-period", file, row=row_no, value=m.group(0), params={"reason": exc.reason}))
+                problems.append(Problem("bad-period", file, row=row_no, value=m.group(0),
+                                        params={"reason": exc.reason, "reason_ja": exc.reason_ja}))
             break
     if not title and not problems:
         problems.append(Problem("no-title", file))
@@ -148,24 +173,27 @@ def parse_grid(grid: Grid, file: str, profile: Profile) -> tuple[str, Period, di
     for key in profile.required:
         if key not in positions:
             problems.append(Problem("missing-column", file, row=header_row, header=profile.header_text(key)))
+    if not data_rows and not problems:
+        problems.append(Problem("no-rows", file, row=header_row))
+    if problems:
+        raise ReadFailed(problems, rows=data_rows)
+    assert period is not None
 
     rows: list[RawRow] = []
+    ragged: list[RawRow] = []
+    row_problems: list[Problem] = []
     width = len(header_cells)
     for row_no, cells in grid[header_at + 1 :]:
         while len(cells) > width and not cells[-1].strip():
             cells = cells[:-1]
         if len(cells) > width or len(cells) < max(positions.values(), default=0) + 1:
-            problems.append(
+            row_problems.append(
                 Problem("ragged-row", file, row=row_no, params={"found": str(len(cells)), "expected": str(width)})
             )
+            ragged.append(RawRow(row_no, {f"#{i + 1}": cell for i, cell in enumerate(cells)}))
             continue
         rows.append(RawRow(row_no, {key: cells[pos] if pos < len(cells) else "" for key, pos in positions.items()}))
-    if not rows and not problems:
-        problems.append(Problem("no-rows", file, row=header_row))
-    if problems:
-        raise ReadFailed(problems)
-    assert period is not None
-    return title, period, headers, rows
+    return Parsed(title, period, headers, rows, ragged, row_problems)
 
 
 def read_report(path: Path, profile: Profile, encoding: str | None = None, name: str | None = None) -> RawReport:
@@ -174,12 +202,12 @@ def read_report(path: Path, profile: Profile, encoding: str | None = None, name:
     try:
         data = path.read_bytes()
     except OSError as exc:
-        raise ReadFailed([Problem("file-unreadable", file, params={"reason": exc.strerror or str(exc)})]) from None
+        raise unreadable(file, exc.strerror or str(exc), f"ファイルを開けません ({exc.strerror or exc})") from None
     if not data.strip():
         raise ReadFailed([Problem("file-empty", file)])
     if len(data) > MAX_FILE_BYTES:
         reason = f"it is {len(data):,} bytes, more than the {MAX_FILE_BYTES:,} a quarterly report may have; split it or check it is the right file"
-        raise ReadFailed([Problem("file-unreadable", file, params={"reason": reason})])
+        raise unreadable(file, reason, f"{len(data):,} バイトあり、四半期報告の上限 ({MAX_FILE_BYTES:,} バイト) を超えています。正しいファイルか確認してください")
     suffix = path.suffix.lower()
     if suffix in EXCEL_SUFFIXES:
         from .excel import excel_grid
@@ -187,27 +215,17 @@ def read_report(path: Path, profile: Profile, encoding: str | None = None, name:
         grid = excel_grid(path, file, profile.sheet)
     elif suffix in TEXT_SUFFIXES:
         if b"\x00" in data and not data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-            raise ReadFailed([Problem("file-unreadable", file, params={"reason": "it is a binary file, not text; save the report as text (.txt/.csv) or Excel (.xlsx)"})])
+            raise unreadable(file, "it is a binary file, not text; save the report as text (.txt/.csv) or Excel (.xlsx)",
+                             "文字のファイルではありません。報告をテキスト (.txt/.csv) か Excel (.xlsx) で保存してください")
         try:
             grid = text_grid(decode(data, file, encoding))
         except QuotingError as exc:
             reason = f'a quoted cell starting on this line is not closed properly ({exc}); check the " marks'
-            raise ReadFailed([Problem("file-unreadable", file, row=exc.line, params={"reason": reason})]) from None
+            raise unreadable(file, reason, "この行から始まる \" で囲まれたセルが正しく閉じられていません。\" の数を確認してください", exc.line) from None
     else:
         reason = f"{suffix or 'files without an extension'} is not a report form this pipeline reads; use .txt, .tsv, .csv or .xlsx"
-        raise ReadFailed([Problem("file-unreadable", file, params={"reason": reason})])
-    title, period, headers, rows = parse_grid(grid, file, profile)
-    correction = any(mark in title or mark in path.stem for mark in CORRECTION_MARKS)
-    return RawReport(file, hashlib.sha256(data).hexdigest(), len(data), title, period, headers, tuple(rows), profile, correction)
-
-
-def discover(inputs: list[Path]) -> Iterator[tuple[Path, Path]]:
-    """(report file, the input it was found under): files named directly, or the report
-    files found (sorted, recursively) under folders."""
-    for item in inputs:
-        if item.is_dir():
-            found = item.rglob("*")
-            for path in sorted(p for p in found if p.is_file() and p.suffix.lower() in REPORT_SUFFIXES and not p.name.startswith((".", "~$"))):
-                yield path, item
-        else:
-            yield item, item
+        raise unreadable(file, reason, f"{suffix or '拡張子のないファイル'} は読める報告の形式ではありません。.txt、.tsv、.csv、.xlsx にしてください")
+    parsed = parse_grid(grid, file, profile)
+    correction = any(mark in parsed.title or mark in path.stem for mark in CORRECTION_MARKS)
+    return RawReport(file, hashlib.sha256(data).hexdigest(), len(data), parsed.title, parsed.period, parsed.headers,
+                     tuple(parsed.rows), profile, correction, tuple(parsed.ragged), tuple(parsed.problems))

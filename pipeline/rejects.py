@@ -45,7 +45,7 @@ def keep_valid_rows(outcome: Outcome, validate: Validate) -> None:
         errors = errors_in(outcome.problems)
         rows = {(p.file, p.row) for p in errors if p.row is not None}
         files = {p.file for p in errors if p.row is None}
-        outcome.normalized = _without(outcome.normalized, rows, files)  # type: ignore[arg-type]
+        outcome.normalized = _without(outcome.normalized, rows, files)
         outcome.reports = [r for r in outcome.reports if r.file not in files]
         outcome.tables, found = validate(outcome.normalized)
         new = [p for p in errors_in(found) if p not in known]
@@ -68,8 +68,7 @@ class RejectedRow:
 
 def rejected_rows(outcome: Outcome, lang: str = "en") -> list[RejectedRow]:
     """One entry per rejected row (or file), with every reason and the raw cells."""
-    raw = {(r.file, row.line): (r.headers, row.cells) for r in outcome.reports for row in r.rows}
-    raw.update({(r.file, row.line): (r.headers, row.cells) for r in outcome.superseded for row in r.rows})
+    raw = {(r.file, row.line): (r.headers, row.cells) for r in outcome.read_reports for row in (*r.rows, *r.ragged)}
     grouped: dict[tuple[str, int | None], list[Problem]] = {}
     for problem in errors_in(outcome.problems):
         grouped.setdefault((problem.file, problem.row), []).append(problem)

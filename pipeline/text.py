@@ -29,9 +29,22 @@ def fold_width(text: str) -> str:
     return text.translate(_FOLD)
 
 
+def _join(match: re.Match[str]) -> str:
+    """Lines of Japanese text join without a space (a sentence wrapped in a cell);
+    anything else, e.g. two bullets or Latin words, with one."""
+    text, start, end = match.string, match.start(), match.end()
+    before = text[start - 1] if start else ""
+    after = text[end] if end < len(text) else ""
+    return "" if _is_cjk(before) and _is_cjk(after) and after not in "・･【" else " "
+
+
+def _is_cjk(ch: str) -> bool:
+    return bool(ch) and ("\u3000" < ch <= "\u9fff" or "\uff00" <= ch <= "\uffef")
+
+
 def clean_text(text: str) -> str:
-    """Strip surrounding whitespace and join lines a cell was wrapped over with a space."""
-    return _LINEBREAK.sub(" ", text.replace("\u00a0", " ")).strip(" \t\u3000\r\n")
+    """Strip surrounding whitespace; join the lines a cell was wrapped over (see _join)."""
+    return _LINEBREAK.sub(_join, text.replace("\u00a0", " ")).strip(" \t\u3000\r\n")
 
 
 def squash_spaces(text: str) -> str:

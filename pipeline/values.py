@@ -117,7 +117,9 @@ def parse_figures(block: str) -> list[Figure]:
         unit = m.group("unit")
         if not unit:
             raise ValueProblem(f"the figure {token!r} has no unit (人, 世帯, 円 …)", f"「{token}」に単位（人、世帯、円など）がありません")
-        figures.append(Figure(m.group("label").strip(), int(number), unit, m.group("qual") or None))
+        qualifiers = m.group("qual")
+        qualifier = "".join(q for q in ("うち", "約") if q in qualifiers) or None  # 約うち and うち約 alike
+        figures.append(Figure(m.group("label").strip(), int(number), unit, qualifier))
     return figures
 
 

@@ -96,3 +96,36 @@ def test_swap_replaces_the_whole_folder(previous: Path, tmp_path: Path, config: 
     build([SEED], config, previous)
     assert not (previous / "stale.txt").exists()
     assert siblings(previous) == ["package"]
+
+
+@pytest.mark.parametrize("where", ["data", ".", "data/raw"])
+def test_publishing_never_replaces_the_inputs_or_the_project(where: str, run: Callable[..., Result]) -> None:
+    before = tree_digest(ROOT / "data")
+    result = run("build", "--out", where)
+    assert result.exit_code == 2
+    assert "which publishing would delete" in result.output
+    assert tree_digest(ROOT / "data") == before
+
+
+def test_a_folder_that_is_not_a_package_is_not_replaced(tmp_path: Path, run: Callable[..., Result]) -> None:
+    folder = tmp_path / "documents"
+    folder.mkdir()
+    (folder / "letter.txt").write_text("大事な書類", encoding="utf-8")
+    result = run("build", str(SEED), "--out", str(folder))
+    assert result.exit_code == 2
+    assert "is not empty and holds no datapackage.json" in result.output
+    assert (folder / "letter.txt").read_text(encoding="utf-8") == "大事な書類"
+
+
+def test_an_io_failure_is_a_message_not_a_traceback(previous: Path, run: Callable[..., Result], monkeypatch: pytest.MonkeyPatch) -> None:
+    before = tree_digest(previous)
+
+    def disk_full(table, path):  # type: ignore[no-untyped-def]
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+    monkeypatch.setitem(writers.WRITERS, "json", disk_full)
+    result = run("build", str(SEED), "--out", str(previous))
+    assert result.exit_code == 1
+    assert result.stderr.startswith(f"error: could not publish to {previous}: No space left on device")
+    assert "nothing was changed there" in result.stderr and "Traceback" not in result.stderr
+    assert tree_digest(previous) == before

@@ -87,8 +87,11 @@ def test_two_reports_for_one_period_unless_one_is_the_correction(make_report: Ca
     make_report("b.txt", rows=[2])
     result = run("validate", str(tmp_path / "in"))
     assert result.exit_code == 1
-    assert ("error: b.txt: value '事務処理誤り等に関する対応状況 【2024年4月～6月判明分】': a second report for the same period as a.txt; "
-            "if it corrects that report, put 訂正版 in its title or file name") in result.stderr
+    for file, other in (("a.txt", "b.txt"), ("b.txt", "a.txt")):
+        assert (f"error: {file}: value '事務処理誤り等に関する対応状況 【2024年4月～6月判明分】': another report is for the same period ({other}); "
+                "if one corrects the other, put 訂正版 in its title or file name") in result.stderr
+    assert "primary key" not in result.stderr  # the clash is reported once, not as every repeated ID
+    assert [line.split()[:5] for line in result.stdout.splitlines()[1:3]] == [["a.txt", "7", "0", "7", "0"], ["b.txt", "1", "0", "1", "0"]]
 
 
 def test_period_may_span_a_year_end(make_report: Callable[..., Path], run: Callable[..., Result]) -> None:

@@ -1,0 +1,102 @@
+"""Which input files are reports, what each is called, and which report counts for a period.
+
+- Files named directly are read whatever their kind; under a folder, the files
+  with a report suffix are read, the rest are listed as skipped (a quarter must
+  not go missing silently). A file named twice is read once.
+- A file is named relative to the folder it was found in (its own name when
+  named directly); when two inputs give the same name, the longer path is used
+  so that messages, rejects and `reports.source_file` stay unambiguous.
+- One report per municipality and period: a report marked 訂正版 replaces the
+  original; two unmarked reports (or two corrections) for one period are an
+  error on each of them.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from .config import Config
+from .errors import Problem
+from .readers import RawReport, REPORT_SUFFIXES
+
+PROFILE_NAMES = ("profile.json",)
+
+
+@dataclass(frozen=True)
+class Input:
+    path: Path
+    top: Path  # the input argument it was found under
+    name: str  # how messages and the published tables name it
+
+
+@dataclass(frozen=True)
+class Found:
+    inputs: list[Input]
+    skipped: list[Problem]
+
+
+def _candidates(item: Path) -> tuple[list[Path], list[Path]]:
+    if not item.is_dir():
+        return [item], []
+    files = sorted(p for p in item.rglob("*") if p.is_file() and not p.name.startswith((".", "~$")))
+    reports = [p for p in files if p.suffix.lower() in REPORT_SUFFIXES]
+    others = [p for p in files if p.suffix.lower() not in REPORT_SUFFIXES and p.name not in PROFILE_NAMES and p.suffix.lower() != ".md"]
+    return reports, others
+
+
+def find_inputs(items: list[Path]) -> Found:
+    seen: set[str] = set()
+    found: list[tuple[Path, Path]] = []
+    skipped: list[Problem] = []
+    for item in items:
+        reports, others = _candidates(item)
+        for path in reports:
+            key = os.path.realpath(path)
+            if key not in seen:
+                seen.add(key)
+                found.append((path, item))
+        for path in others:
+            skipped.append(Problem("file-skipped", path.relative_to(item).as_posix(), severity="warning",
+                                   params={"suffix": path.suffix or "(none)"}))
+    short = [path.name if path == top else path.relative_to(top).as_posix() for path, top in found]
+    clashes = {n for n in short if short.count(n) > 1}
+    inputs = [Input(path, top, str(path) if name in clashes else name) for (path, top), name in zip(found, short)]
+    return Found(inputs, skipped)
+
+
+@dataclass(frozen=True)
+class Selection:
+    reports: list[RawReport]  # one per municipality and period
+    clashing: list[RawReport]  # rejected as a whole; still checked alone, so all their errors show
+    superseded: list[RawReport]
+    problems: list[Problem]
+
+
+def select_reports(reports: list[RawReport], config: Config) -> Selection:
+    groups: dict[tuple[str, object], list[RawReport]] = {}
+    for report in reports:
+        key = (config.municipality_of(report.profile).code, report.period.start)
+        groups.setdefault(key, []).append(report)
+    chosen: list[RawReport] = []
+    clashing: list[RawReport] = []
+    superseded: list[RawReport] = []
+    problems: list[Problem] = []
+    for group in groups.values():
+        corrections = [r for r in group if r.correction]
+        originals = [r for r in group if not r.correction]
+        clash = corrections if len(corrections) > 1 else originals if not corrections and len(originals) > 1 else []
+        for report in clash:
+            others = "、".join(r.file for r in clash if r is not report)
+            problems.append(Problem("duplicate-report", report.file, value=report.title, params={"other_file": others}))
+        if clash:
+            clashing.extend(clash)
+            continue
+        winner = corrections[0] if corrections else originals[0]
+        chosen.append(winner)
+        for replaced in originals if corrections else []:
+            superseded.append(replaced)
+            problems.append(Problem("report-superseded", replaced.file, value=replaced.title, severity="warning",
+                                    params={"other_file": winner.file, "rows": str(replaced.rows_read)}))
+    return Selection(chosen, clashing, superseded, problems)
