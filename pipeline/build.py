@@ -14,7 +14,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from . import checks, ckan, dcat, landing, package, portal, privacy, publish, rejects, rules
-from .config import Config, ConfigError
+from .config import Config, ConfigError, Profile
 from .errors import Problem, errors_in
 from .normalize import FIELD_COLUMN, Normalized, Source, normalize_report
 from .readers import RawReport, ReadFailed, read_report
@@ -83,6 +83,7 @@ def read_all(items: list[Path], config: Config, encoding: str | None = None) -> 
     reports: list[RawReport] = []
     unreadable: dict[str, int] = {}
     problems: list[Problem] = list(found.skipped)
+    profiles: dict[Path, Profile] = {}
     for item in found.inputs:
         if not item.path.exists():
             problems.append(Problem("file-unreadable", str(item.path), params={
@@ -90,7 +91,7 @@ def read_all(items: list[Path], config: Config, encoding: str | None = None) -> 
             unreadable[str(item.path)] = 0
             continue
         try:
-            profile = config.profile_for(item.path, item.top)
+            profile = config.profile_for(item.path, item.top, profiles)
         except ConfigError as exc:
             problems.append(Problem("bad-profile", item.name, params={"reason": str(exc)}))
             unreadable[item.name] = 0

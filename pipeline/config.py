@@ -9,6 +9,7 @@ headers of one city's report layout to the published fields (see
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,12 +53,12 @@ class Profile:
     def required(self) -> tuple[str, ...]:
         return REQUIRED_COLUMNS + self.date_keys
 
+    @functools.cached_property
+    def _keys(self) -> dict[str, str]:
+        return {squash_spaces(t): key for key, texts in reversed(self.columns.items()) for t in texts}
+
     def key_for_header(self, header: str) -> str | None:
-        wanted = squash_spaces(header)
-        for key, texts in self.columns.items():
-            if any(squash_spaces(t) == wanted for t in texts):
-                return key
-        return None
+        return self._keys.get(squash_spaces(header))
 
     def header_text(self, key: str) -> str:
         return self.columns[key][0]
@@ -72,14 +73,20 @@ class Config:
     inputs: tuple[Path, ...]
     options: dict[str, Any] = field(default_factory=dict)
 
-    def profile_for(self, report: Path, top: Path) -> Profile:
+    def profile_for(self, report: Path, top: Path, loaded: dict[Path, Profile] | None = None) -> Profile:
         """The nearest profile.json in the report's folder or above it, up to the input
-        folder `top`; else the configured profile. Columns left out are inherited."""
+        folder `top`; else the configured profile. Columns left out are inherited.
+        `loaded` keeps the profiles read so far in this run."""
         folder = report.parent
         while True:
             candidate = folder / PROFILE_FILE
+            if loaded is not None and candidate in loaded:
+                return loaded[candidate]
             if candidate.is_file():
-                return load_profile(candidate, self.profile)
+                profile = load_profile(candidate, self.profile)
+                if loaded is not None:
+                    loaded[candidate] = profile
+                return profile
             if folder == top or folder == folder.parent or top not in folder.parents:
                 return self.profile
             folder = folder.parent

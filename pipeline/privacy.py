@@ -43,6 +43,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from .config import ConfigError
 from .errors import Problem
@@ -212,6 +213,11 @@ def _name_is_generic(name: str) -> bool:
 def scan_text(text: str, office_phones: Iterable[str] = ()) -> list[Finding]:
     """What in `text` looks like personal information, in order; overlapping matches
     are reported once, as the longest."""
+    return _scan(text, frozenset(national_number(p) for p in office_phones))
+
+
+def _scan(text: str, office: frozenset[str]) -> list[Finding]:
+    """scan_text with the office numbers already in their national form."""
     view = fold_width(text)
     found: list[tuple[str, int, int]] = []
     if "@" in view:
@@ -219,7 +225,7 @@ def scan_text(text: str, office_phones: Iterable[str] = ()) -> list[Finding]:
     digit_view = view.translate(_DIGIT_VIEW)
     has_digit = _ANY_DIGIT.search(digit_view) is not None
     if has_digit:
-        found += _numbers(digit_view, office_phones)
+        found += _numbers(digit_view, office)
     if has_digit or "番" in view:  # kanji-numeral addresses all have 番 (番地, 番…号)
         found += [("street-address", m.start() + (m.group()[:1] == " "), m.end()) for m in _STREET.finditer(digit_view)]
     if "様" in view or "さ" in view or "氏" in view:
@@ -232,9 +238,8 @@ def scan_text(text: str, office_phones: Iterable[str] = ()) -> list[Finding]:
     return [Finding(kind, start, end, mask(kind, view[start:end])) for kind, start, end in kept]
 
 
-def _numbers(digit_view: str, office_phones: Iterable[str]) -> list[tuple[str, int, int]]:
+def _numbers(digit_view: str, office: frozenset[str]) -> list[tuple[str, int, int]]:
     found: list[tuple[str, int, int]] = []
-    office: set[str] | None = None
     for m in _PHONE.finditer(digit_view):
         number = national_number(m.group())
         if len(number) not in (10, 11) or number.startswith("00"):
@@ -242,7 +247,6 @@ def _numbers(digit_view: str, office_phones: Iterable[str]) -> list[tuple[str, i
         if is_mobile(number):
             found.append(("mobile-phone", m.start(), m.end()))
             continue
-        office = office if office is not None else {national_number(p) for p in office_phones}
         if number not in office:
             found.append(("phone", m.start(), m.end()))
     found += [("my-number", m.start(), m.end()) for m in _MY_NUMBER.finditer(digit_view) if my_number_valid(digits_of(m.group()))]
@@ -300,26 +304,48 @@ def office_phones(tables: Mapping[str, pa.Table]) -> set[str]:
     return {p for p in incidents.column("contact_phone").to_pylist() if p and not is_mobile(p)}
 
 
+# A superset of what scan_text can find, in RE2 syntax for Arrow: a cell that does not match
+# cannot hold a finding, so only the few that do are scanned in Python (tested in
+# tests/test_privacy_prefilter.py against scan_text itself).
+_D = "[0-9０-９]"
+_S = "[-－ー‐−()（） 　\t\u00a0\u2009\u202f+]"  # what may part the groups of a number
+_DASH = "[-－ー‐−]"
+PREFILTER = (
+    "[@＠〒様氏番]|さま|さん|丁目|郵便"  # e-mail, postal mark, honorifics, 番地/番…号 and 丁目 addresses
+    f"|(?:\\+[ 　]?8[1１]{_S}{{0,3}}|[0０]){_D}{{0,4}}{_S}{{0,3}}{_D}{{1,4}}{_S}{{0,3}}{_D}{{3,4}}"  # phones
+    f"|{_D}{{4}}{_S}{{0,3}}{_D}{{4}}{_S}{{0,3}}{_D}{{4}}"  # my-number and card groups
+    f"|{_D}{{3}}{_DASH}?{_D}{{4}}"  # postal code
+    f"|[町村字][ 　]?{_D}{{1,4}}{_S}{{1,3}}{_D}"  # 町1-2-3
+)
+
+
 def scan_tables(tables: Mapping[str, pa.Table], normalized: Normalized,
                 exceptions: Sequence[PrivacyException] = ()) -> list[Problem]:
-    """Every string cell of the tables about to be published; one Problem per finding."""
-    office = office_phones(tables)
+    """Every string cell of the tables about to be published; one Problem per finding.
+    Each column's distinct values are pre-filtered with one vectorized regex; only the
+    candidates are scanned, and only the rows holding a finding are located."""
+    office = frozenset(national_number(p) for p in office_phones(tables))
     problems: list[Problem] = []
     for name, table in tables.items():
         for fieldname in table.column_names:
             column = table.column(fieldname)
             if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
                 continue
-            seen: dict[str, list[Finding]] = {}
-            for index, value in enumerate(column.to_pylist()):
-                if not value:
-                    continue
-                if value not in seen:
-                    seen[value] = [
-                        f for f in scan_text(value, office)
-                        if not any(e.covers(f.kind, value[f.start:f.end], name, fieldname) for e in exceptions)
-                    ]
-                for finding in seen[value]:
+            distinct = pc.drop_null(pc.unique(column))
+            candidates = pc.filter(distinct, pc.match_substring_regex(distinct, PREFILTER)).to_pylist()
+            flagged: dict[str, list[Finding]] = {}
+            for value in candidates:
+                found = [
+                    f for f in _scan(value, office)
+                    if not any(e.covers(f.kind, value[f.start:f.end], name, fieldname) for e in exceptions)
+                ]
+                if found:
+                    flagged[value] = found
+            if not flagged:
+                continue
+            rows = pc.indices_nonzero(pc.is_in(column, value_set=pa.array(list(flagged), column.type))).to_pylist()
+            for index, value in zip(rows, column.take(rows).to_pylist()):
+                for finding in flagged[value]:
                     problems.append(_problem(normalized, name, index, fieldname, finding))
     return problems
 

@@ -55,6 +55,11 @@ def squash_spaces(text: str) -> str:
 def unusual_characters(text: str) -> list[str]:
     """Characters Shift_JIS (CP932) cannot hold: in a Japanese report, usually a typo
     such as the simplified 为 typed for を by a Chinese input method."""
+    try:
+        text.encode("cp932")
+        return []  # the common case, at C speed
+    except UnicodeEncodeError:
+        pass
     found: list[str] = []
     for ch in text:
         if ch in found or ch.isascii():
@@ -67,11 +72,14 @@ def unusual_characters(text: str) -> list[str]:
 
 
 _BIDI = {0x200E, 0x200F, 0x061C} | set(range(0x202A, 0x202F)) | set(range(0x2066, 0x206A))
+_HIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
 
 def hidden_characters(text: str) -> list[str]:
     """Control characters (other than tab and line breaks) and bidirectional overrides:
     invisible in a spreadsheet, they can hide or reorder what a reader sees."""
+    if not _HIDDEN.search(text):
+        return []
     found: list[str] = []
     for ch in text:
         code = ord(ch)
