@@ -106,3 +106,32 @@ def test_verify_accepts_the_package_and_catches_tampering(package: Path, tmp_pat
     target.write_text(target.read_text(encoding="utf-8").replace("134", "135"), encoding="utf-8")
     problems = verify_package(copy)
     assert any("figures.json" in p and "sha256" in p for p in problems)
+
+
+def reference_json(table) -> bytes:  # type: ignore[no-untyped-def]
+    """What writers.write_json must equal: json.dumps of each row."""
+    rows = [json.dumps({k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in r.items()}, ensure_ascii=False, separators=(",", ":"))
+            for r in table.to_pylist()]
+    return ("[" + "".join(("\n" if i == 0 else ",\n") + r for i, r in enumerate(rows)) + "\n]\n").encode("utf-8")
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.one_of(st.none(), st.text()), st.one_of(st.none(), st.integers(-2**62, 2**62)),
+                          st.one_of(st.none(), st.booleans()), st.one_of(st.none(), st.dates())), max_size=30))
+def test_json_writer_gives_the_bytes_json_dumps_gives(rows: list[tuple]) -> None:  # type: ignore[type-arg]
+    import tempfile
+
+    import pyarrow as pa
+
+    from pipeline.writers import write_json
+
+    schema = pa.schema([("s", pa.string()), ("n", pa.int64()), ("b", pa.bool_()), ("d", pa.date32())])
+    table = pa.Table.from_pylist([dict(zip(schema.names, r)) for r in rows], schema=schema)
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "t.json"
+        write_json(table, path, batch_rows=7)
+        assert path.read_bytes() == reference_json(table)
