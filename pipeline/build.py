@@ -16,7 +16,7 @@ import pyarrow as pa
 from . import checks, ckan, dcat, landing, package, portal, privacy, publish, rejects, rules
 from .config import Config, ConfigError, Profile
 from .errors import Problem, errors_in
-from .normalize import FIELD_COLUMN, Normalized, Source, normalize_report
+from .normalize import FIELD_COLUMN, Normalized, Source, locate, normalize_report
 from .readers import RawReport, ReadFailed, read_report
 from .schema import TABLES, TableSchema, load_schemas
 from .sources import find_inputs, select_reports
@@ -129,13 +129,10 @@ def to_tables(normalized: Normalized, schemas: dict[str, TableSchema]) -> dict[s
 
 
 def _locate(normalized: Normalized, table: str, index: int, fieldname: str, value: str | None) -> tuple[Source, str | None, str | None]:
-    """Where a table row came from, the source column's header, and the value as the
-    source wrote it when the record keeps it (e.g. `dates_as_written`)."""
-    source = normalized.sources[table][index]
-    headers = normalized.headers.get(source.file, {})
-    keys = [k for k in FIELD_COLUMN.get(fieldname.split(",")[0], ()) if k in headers]
-    header = headers[keys[0]] if keys else None
-    written = normalized.records[table][index].get("dates_as_written") if keys and keys[0] in ("dates", "occurred", "discovered") else None
+    """normalize.locate, plus the value as the source wrote it when the record keeps it."""
+    source, header = locate(normalized, table, index, fieldname)
+    dates = FIELD_COLUMN.get(fieldname.split(",")[0], ())[:1] in (("dates",), ("occurred",), ("discovered",))
+    written = normalized.records[table][index].get("dates_as_written") if dates and header else None
     return source, header, written or value
 
 

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from .portal import CKAN_JSON, Portal, write_text
+from .safety import inside, path_problem
 from .writers import sha256_of
 
 SHA256_IRI = "http://spdx.org/rdf/terms#checksumAlgorithm_sha256"
@@ -167,7 +168,10 @@ def load_package(folder: Path) -> dict[str, Any]:
     except (OSError, ValueError) as exc:
         raise PublishError(f"{path}: cannot read it ({exc}); build the package first") from None
     for resource in package.get("resources", []):
-        file = folder / local_path(package, resource)
+        relative = local_path(package, resource)
+        file = inside(folder, relative)
+        if file is None:
+            raise PublishError(f"{relative}: {path_problem(folder, relative)[0]}; refusing to upload it")  # type: ignore[index]
         if not file.is_file():
             raise PublishError(f"{file}: missing; the package is incomplete")
         if file.stat().st_size != resource["size"] or sha256_of(file) != resource["hash"]:

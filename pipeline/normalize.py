@@ -70,6 +70,14 @@ class Normalized:
         self.rows_rejected += other.rows_rejected
 
 
+def locate(normalized: Normalized, table: str, index: int, fieldname: str) -> tuple[Source, str | None]:
+    """Where a table row came from, and the header of the source column its field comes from."""
+    source = normalized.sources[table][index]
+    headers = normalized.headers.get(source.file, {})
+    keys = [k for k in FIELD_COLUMN.get(fieldname.split(",")[0], ()) if k in headers]
+    return source, headers[keys[0]] if keys else None
+
+
 def report_id(municipality: Municipality, report: RawReport) -> str:
     return f"{municipality.code}-{report.period.start:%Y%m}"
 

@@ -19,6 +19,8 @@ from .schema import TableSchema
 from .writers import MEDIA_TYPES, WrittenFile
 
 FORMAT_TITLES = {"csv": "CSV (UTF-8 BOM, CRLF)", "parquet": "Parquet", "json": "JSON"}
+TABLE_TITLES = {"reports": "報告 Reports", "incidents": "事案 Incidents", "measures": "再発防止策 Prevention measures",
+                "figures": "数値 Figures"}
 CSV_NOTE = (
     "CSV 版では、=、+、-、@、タブ、復帰 (CR) で始まる文字列のセルの先頭に ' を付けています"
     "（表計算ソフトが数式として実行しないための、OWASP の CSV インジェクション対策）。Parquet 版と JSON 版は原文のままです。"
@@ -33,7 +35,7 @@ def resource(file: WrittenFile, schema: TableSchema) -> dict[str, Any]:
     described: dict[str, Any] = {
         "name": name,
         "path": file.path,
-        "title": f"{schema.descriptor.get('title', file.table)} ({FORMAT_TITLES[file.format]})",
+        "title": f"{TABLE_TITLES.get(file.table, file.table)} ({FORMAT_TITLES[file.format]})",
         "format": file.format,
         "mediatype": MEDIA_TYPES[file.format],
         "bytes": file.bytes,

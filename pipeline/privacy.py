@@ -47,7 +47,7 @@ import pyarrow.compute as pc
 
 from .config import ConfigError
 from .errors import Problem
-from .normalize import FIELD_COLUMN, Normalized
+from .normalize import Normalized, locate
 from .text import fold_width
 
 KINDS: dict[str, tuple[str, str]] = {
@@ -351,13 +351,8 @@ def scan_tables(tables: Mapping[str, pa.Table], normalized: Normalized,
 
 
 def _problem(normalized: Normalized, table: str, index: int, fieldname: str, finding: Finding) -> Problem:
-    """Located as build.validate_tables does: the record's Source and the column's header."""
-    sources = normalized.sources.get(table, [])
-    source = sources[index] if index < len(sources) else None
-    headers = normalized.headers.get(source.file, {}) if source else {}
-    keys = [k for k in FIELD_COLUMN.get(fieldname, ()) if k in headers]
-    header = headers[keys[0]] if keys else None  # never the cell as written: it holds what was found
+    """Located as the schema checks are; never with the cell as written: it holds what was found."""
+    source, header = locate(normalized, table, index, fieldname)
     en, ja = finding.label
-    return Problem("personal-information", source.file if source else table, source.row if source else None,
-                   source.no if source else None, fieldname, header, finding.masked,
+    return Problem("personal-information", source.file, source.row, source.no, fieldname, header, finding.masked,
                    params={"kind": en, "kind_ja": ja, "table": table})

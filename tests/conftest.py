@@ -23,6 +23,27 @@ def config() -> Config:
 
 
 @pytest.fixture(scope="session")
+def seed_package(tmp_path_factory: pytest.TempPathFactory, config: Config) -> Path:
+    """The seed built once for the session; tests that change a package copy it first."""
+    from pipeline.build import build
+
+    out = tmp_path_factory.mktemp("seed") / "package"
+    outcome = build([SEED], config, out)
+    assert outcome.ok and outcome.published == out
+    return out
+
+
+@pytest.fixture()
+def published(tmp_path: Path, seed_package: Path) -> Path:
+    """A folder holding a good package, which a failing build must leave as it is."""
+    import shutil
+
+    out = tmp_path / "published"
+    shutil.copytree(seed_package, out)
+    return out
+
+
+@pytest.fixture(scope="session")
 def seed_lines() -> list[str]:
     """The seed report's lines: title at index 2, header at 4, incidents from 5."""
     return SEED.read_text(encoding="utf-8").split("\n")

@@ -58,11 +58,6 @@ def test_the_corpus_is_complete() -> None:
     assert len(EXPECTED) >= 30
 
 
-@pytest.fixture()
-def published(tmp_path: Path, run: Callable[..., Result]) -> Path:
-    out = tmp_path / "published"
-    assert run("build", str(SEED), "--out", str(out)).exit_code == 0
-    return out
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))

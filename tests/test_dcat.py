@@ -42,10 +42,8 @@ DATE_TYPES = {XSD.date, XSD.dateTime, XSD.gYear, XSD.gYearMonth}
 
 
 @pytest.fixture(scope="module")
-def package(tmp_path_factory: pytest.TempPathFactory, config: Config) -> Path:
-    out = tmp_path_factory.mktemp("dcat") / "package"
-    assert build([SEED], config, out).published == out
-    return out
+def package(seed_package: Path) -> Path:
+    return seed_package
 
 
 @pytest.fixture(scope="module")

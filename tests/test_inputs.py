@@ -28,16 +28,6 @@ def built(run: Callable[..., Result], out: Path, *inputs: Path) -> Path:
     return out
 
 
-@pytest.fixture(scope="module")
-def seed_package(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from pipeline.build import build
-    from pipeline.config import load_config
-
-    from .conftest import ROOT
-
-    out = tmp_path_factory.mktemp("seed") / "out"
-    assert build([SEED], load_config(ROOT), out).published
-    return out
 
 
 @pytest.mark.parametrize("form", ["seed-utf8-bom.tsv", "seed-cp932.csv", "seed.xlsx"])

@@ -19,10 +19,8 @@ from .conftest import ROOT, SEED, tree_digest
 
 
 @pytest.fixture(scope="module")
-def package(tmp_path_factory: pytest.TempPathFactory, config: Config) -> Path:
-    out = tmp_path_factory.mktemp("pkg") / "out"
-    assert build([SEED], config, out).published == out
-    return out
+def package(seed_package: Path) -> Path:
+    return seed_package
 
 
 def test_frictionless_validates_the_package(package: Path) -> None:

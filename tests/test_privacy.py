@@ -150,11 +150,6 @@ def test_the_seed_has_no_finding(config: Config) -> None:
 
 # --- the build stops, says where and what, and publishes nothing ---------------------------
 
-@pytest.fixture()
-def published(tmp_path: Path, run: Callable[..., Result]) -> Path:
-    out = tmp_path / "published"
-    assert run("build", str(SEED), "--out", str(out)).exit_code == 0
-    return out
 
 
 BUILD_CASES = [

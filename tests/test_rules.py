@@ -15,12 +15,6 @@ from .conftest import ROOT, SEED, tree_digest
 DATES, NO, CATEGORY, OFFICE, SUMMARY, LEAK, PHONE = 1, 0, 2, 3, 4, 5, 8
 
 
-@pytest.fixture()
-def published(tmp_path: Path, run: Callable[..., Result]) -> Path:
-    """A folder holding a good package, which a failing build must leave as it is."""
-    out = tmp_path / "published"
-    assert run("build", str(SEED), "--out", str(out)).exit_code == 0
-    return out
 
 
 CASES = [

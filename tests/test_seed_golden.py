@@ -17,11 +17,8 @@ TABLES = ("reports", "incidents", "measures", "figures")
 
 
 @pytest.fixture(scope="module")
-def package(tmp_path_factory: pytest.TempPathFactory, config: Config) -> Path:
-    out = tmp_path_factory.mktemp("seed") / "package"
-    outcome = build([SEED], config, out)
-    assert outcome.ok and outcome.published == out
-    return out
+def package(seed_package: Path) -> Path:
+    return seed_package
 
 
 def rows(folder: Path, table: str) -> list[dict[str, object]]:
