@@ -17,13 +17,13 @@ clock), so it rebuilds byte for byte.
 from __future__ import annotations
 
 import json
-from collections import Counter
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 import jinja2
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from .portal import CATALOG_JSONLD, CATALOG_TTL, CKAN_JSON, DESCRIPTOR, LANDING, Download, Portal, table_titles, write_text
 from .schema import TABLES, TableSchema
@@ -32,6 +32,13 @@ ASSETS = Path(__file__).resolve().parent / "assets"
 TYPE_LABELS = {"string": "文字列 string", "integer": "整数 integer", "number": "数値 number",
                "boolean": "真偽 boolean", "date": "日付 date (YYYY-MM-DD)"}
 MONTHS_EN = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+TABLE_LIMIT = 1000  # incidents in the searchable table: the newest (all of a small package)
+REPORT_LIMIT = 100  # source reports listed: the newest
+MAX_BARS = 12  # bars of a time chart before a coarser unit (fiscal quarter, fiscal year) is used
+MAX_SERIES = 5  # categories drawn by name (one colour each); the last sums the rest when there are more
+TABLE_COLUMNS = ("incident_id", "discovered_on", "occurred_on", "category", "department", "division", "summary",
+                 "personal_data_leaked", "leaked_persons", "persons_affected", "amount_jpy")
+REPORT_COLUMNS = ("title", "report_period_start", "report_period_end", "incident_count", "source_file", "source_sha256")
 
 
 def period_labels(start: date, end: date) -> tuple[str, str]:
@@ -53,32 +60,130 @@ def human_size(size: int) -> str:
     return f"{size} B"
 
 
-def _months(first: date, last: date) -> list[str]:
+def fiscal_year(day: date) -> int:
+    """Japan's fiscal year (年度): April to March, named by the year it starts in."""
+    return day.year if day.month >= 4 else day.year - 1
+
+
+def _bucket(year: int, month: int, unit: str) -> tuple[int, int]:
+    """The first month of the month, fiscal quarter or fiscal year (年度) a month falls in."""
+    if unit == "month":
+        return year, month
+    if unit == "quarter":
+        return year, month - (month - 1) % 3
+    return (year, 4) if month >= 4 else (year - 1, 4)
+
+
+def _bucket_label(year: int, month: int, unit: str) -> str:
+    if unit == "month":
+        return f"{year}-{month:02d}"
+    if unit == "quarter":
+        last = month + 2
+        return period_labels(date(year, month, 1), date(year + (last - 1) // 12, (last - 1) % 12 + 1, 1))[0]
+    return f"{year}年度"
+
+
+def _timeline(periods: tuple[tuple[date, date], ...]) -> tuple[str, list[tuple[int, int]]]:
+    """The unit (month, fiscal quarter, fiscal year) that gives the leaks chart at most
+    MAX_BARS bars over the reports' span (fiscal years if none does), and each bar's first month."""
+    if not periods:
+        return "month", []
+    first, last = periods[0][0], max(end for _, end in periods)
     months, year, month = [], first.year, first.month
     while (year, month) <= (last.year, last.month):
-        months.append(f"{year}-{month:02d}")
+        months.append((year, month))
         year, month = (year + 1, 1) if month == 12 else (year, month + 1)
-    return months
+    for unit in ("month", "quarter", "fiscal_year"):
+        buckets = list(dict.fromkeys(_bucket(y, m, unit) for y, m in months))
+        if len(buckets) <= MAX_BARS:
+            break
+    return unit, buckets
 
 
-def chart_data(incidents: list[dict[str, Any]], periods: tuple[tuple[date, date], ...]) -> dict[str, Any]:
-    """The three charts' numbers (pure; the page's script only draws them)."""
-    categories = [c for c, _ in sorted(Counter(r["category"] for r in incidents).items(), key=lambda kv: (-kv[1], kv[0]))]
-    quarters = []
-    for start, end in periods:
-        rows = [r for r in incidents if r["report_period_start"] == start]
-        ja, en = period_labels(start, end)
-        counts = Counter(r["category"] for r in rows)
-        quarters.append({"label": ja, "label_en": en, "total": len(rows),
-                         "counts": [counts.get(c, 0) for c in categories]})
-    by_category = [{"label": c, "count": sum(1 for r in incidents if r["category"] == c)} for c in categories]
-    leaks = []
-    if periods:
-        for month in _months(periods[0][0], max(end for _, end in periods)):
-            rows = [r for r in incidents if r["discovered_on"].isoformat()[:7] == month and r["personal_data_leaked"]]
-            leaks.append({"label": month, "count": len(rows), "persons": sum(r["leaked_persons"] or 0 for r in rows),
-                          "unknown": sum(1 for r in rows if r["leaked_persons"] is None)})
-    return {"categories": categories, "quarters": quarters, "by_category": by_category, "leaks": leaks}
+def _ranked_categories(incidents: pa.Table) -> list[tuple[str, int]]:
+    """Each category with its count, most frequent first (then by name)."""
+    grouped = incidents.select(["category"]).group_by("category").aggregate([([], "count_all")])
+    pairs = zip(grouped.column("category").to_pylist(), grouped.column("count_all").to_pylist())
+    return sorted(pairs, key=lambda kv: (-kv[1], kv[0]))
+
+
+def _series(ranked: list[tuple[str, int]]) -> tuple[list[str], dict[str, int]]:
+    """The categories drawn by name (at most MAX_SERIES, the last summing the rest when there
+    are more) and, for every category, the index of the series it counts in."""
+    if len(ranked) <= MAX_SERIES:
+        names = [c for c, _ in ranked]
+    else:
+        names = [c for c, _ in ranked[:MAX_SERIES - 1]] + [f"上記以外（{len(ranked) - MAX_SERIES + 1}種）"]
+    return names, {c: min(i, len(names) - 1) for i, (c, _) in enumerate(ranked)}
+
+
+def leaked(incidents: pa.Table) -> pa.Table:
+    """The incidents where personal data leaked: only the columns the page counts."""
+    columns = incidents.select(["discovered_on", "leaked_persons", "personal_data_leaked"])
+    return columns.filter(columns.column("personal_data_leaked"))  # null counts as no
+
+
+def _quarters(incidents: pa.Table, periods: tuple[tuple[date, date], ...], names: list[str],
+              series: dict[str, int]) -> list[dict[str, Any]]:
+    """Incidents per report period by category; per fiscal year when there are more than
+    MAX_BARS periods, so that the bars stay readable and still cover the whole archive."""
+    keys = ["report_period_start", "category"]
+    grouped = incidents.select(keys).group_by(keys).aggregate([([], "count_all")])
+    counts: dict[date, list[int]] = {}
+    for start, category, n in zip(*(grouped.column(k).to_pylist() for k in (*keys, "count_all"))):
+        counts.setdefault(start, [0] * len(names))[series[category]] += n
+    bars: list[tuple[str, str, list[int]]] = []
+    if chart_units(periods)[0] == "quarter":
+        for start, end in periods:
+            bars.append((*period_labels(start, end), counts.get(start, [0] * len(names))))
+    else:
+        years: dict[int, list[int]] = {}
+        for start in sorted({start for start, _ in periods}):
+            total = years.setdefault(fiscal_year(start), [0] * len(names))
+            for i, n in enumerate(counts.get(start, ())):
+                total[i] += n
+        bars = [(f"{year}年度", f"FY{year}", numbers) for year, numbers in years.items()]
+    return [{"label": ja, "label_en": en, "total": sum(numbers), "counts": numbers} for ja, en, numbers in bars]
+
+
+def _leaks(incidents: pa.Table, periods: tuple[tuple[date, date], ...]) -> list[dict[str, Any]]:
+    """Leaks by month discovered (by fiscal quarter or year over longer spans): incidents,
+    persons, and how many of them did not say how many persons."""
+    unit, buckets = _timeline(periods)
+    rows = leaked(incidents)
+    months = pa.table({"year": pc.year(rows.column("discovered_on")), "month": pc.month(rows.column("discovered_on")),
+                       "persons": rows.column("leaked_persons")})
+    grouped = months.group_by(["year", "month"]).aggregate([
+        ([], "count_all"), ("persons", "sum", pc.ScalarAggregateOptions(min_count=0)),
+        ("persons", "count", pc.CountOptions(mode="only_null")),
+    ])
+    totals = {b: [0, 0, 0] for b in buckets}
+    names = ("year", "month", "count_all", "persons_sum", "persons_count")
+    for year, month, n, persons, unknown in zip(*(grouped.column(k).to_pylist() for k in names)):
+        if year is not None and (bucket := _bucket(year, month, unit)) in totals:  # as before: the span's months only
+            total = totals[bucket]
+            total[0], total[1], total[2] = total[0] + n, total[1] + persons, total[2] + unknown
+    return [{"label": _bucket_label(y, m, unit), "count": n, "persons": persons, "unknown": unknown}
+                  for (y, m), (n, persons, unknown) in totals.items()]
+
+
+def chart_data(incidents: pa.Table, periods: tuple[tuple[date, date], ...]) -> dict[str, Any]:
+    """The three charts' numbers (pure; the page's script only draws them), computed by Arrow
+    so that a million incidents cost a few group-bys, not a Python loop per row."""
+    ranked = _ranked_categories(incidents)
+    names, series = _series(ranked)
+    by_category = [0] * len(names)
+    for category, n in ranked:
+        by_category[series[category]] += n
+    return {"categories": names, "quarters": _quarters(incidents, periods, names, series),
+            "by_category": [{"label": c, "count": n} for c, n in zip(names, by_category)],
+            "leaks": _leaks(incidents, periods)}
+
+
+def chart_units(periods: tuple[tuple[date, date], ...]) -> tuple[str, str]:
+    """The time unit of the quarters chart ("quarter" or "fiscal_year") and of the leaks
+    chart ("month", "quarter" or "fiscal_year"): the page's captions follow them."""
+    return ("quarter" if len(periods) <= MAX_BARS else "fiscal_year"), _timeline(periods)[0]
 
 
 def dictionary(schemas: dict[str, TableSchema], tables: dict[str, pa.Table]) -> list[dict[str, Any]]:
@@ -91,9 +196,8 @@ def dictionary(schemas: dict[str, TableSchema], tables: dict[str, pa.Table]) -> 
         fields = []
         for f in schema.fields:
             example = f.get("example")
-            if example in (None, "") and name in tables and tables[name].num_rows:
-                values = [v for v in tables[name].column(f["name"]).to_pylist() if v is not None]
-                example = values[0] if values else ""
+            if example in (None, "") and name in tables:
+                example = first_value(tables[name].column(f["name"]))
             fields.append({
                 "name": f["name"], "title": f.get("title", ""), "type": TYPE_LABELS.get(f["type"], f["type"]),
                 "description": f.get("description", ""),
@@ -103,6 +207,12 @@ def dictionary(schemas: dict[str, TableSchema], tables: dict[str, pa.Table]) -> 
         out.append({"name": name, "title_ja": ja, "title_en": en, "fields": fields,
                     "primary_key": schema.primary_key})
     return out
+
+
+def first_value(column: pa.ChunkedArray) -> Any:
+    """The column's first non-null value ("" when there is none), found without a Python loop."""
+    index = pc.index(column.is_valid(), True).as_py()
+    return "" if index < 0 else column[index].as_py()
 
 
 def _display(value: Any) -> str:
@@ -170,22 +280,48 @@ def _downloads(portal: Portal) -> list[dict[str, Any]]:
     ]
 
 
+def newest(table: pa.Table, limit: int, keys: list[tuple[str, str]], columns: tuple[str, ...]) -> pa.Table:
+    """`columns` of the first `limit` rows by `keys` (newest first, from a partial sort), or of
+    every row, in the table's own order, when there are no more than `limit`."""
+    if table.num_rows <= limit:
+        return table.select(list(columns))
+    picked = table.take(pc.select_k_unstable(table, k=limit, sort_keys=keys))
+    return picked.sort_by(keys).select(list(columns))
+
+
+def _rows(table: pa.Table) -> list[dict[str, str]]:
+    return [{k: _display(v) for k, v in r.items()} for r in table.to_pylist()]
+
+
 def context(portal: Portal, tables: dict[str, pa.Table], schemas: dict[str, TableSchema]) -> dict[str, Any]:
-    incidents = tables["incidents"].to_pylist()
-    reports = tables["reports"].to_pylist()
+    """What the template shows. Its size is bounded whatever the package's: the charts are
+    aggregates, the incident table holds at most TABLE_LIMIT incidents (the newest by date
+    discovered, then incident_id) and the source reports at most REPORT_LIMIT (the newest by
+    period); a small package, like the bundled seed, shows every row in the table's order."""
+    incidents, reports = tables["incidents"], tables["reports"]
+    shown = _rows(newest(incidents, TABLE_LIMIT, [("discovered_on", "descending"), ("incident_id", "ascending")],
+                         TABLE_COLUMNS))
+    listed = _rows(newest(reports, REPORT_LIMIT, [("report_period_end", "descending"), ("report_id", "ascending")],
+                          REPORT_COLUMNS))
     csv: dict[str, Download] = {f.table: f for f in portal.downloads if f.format == "csv" and f.table}
     period_ja, period_en = period_labels(portal.period_start, portal.period_end)
-    leaks = [r for r in incidents if r["personal_data_leaked"]]
+    leaks = leaked(incidents)
     charts = chart_data(incidents, portal.periods)
+    in_table: dict[str, int] = {}
+    for r in shown:
+        in_table[r["category"]] = in_table.get(r["category"], 0) + 1
+    quarter_unit, leak_unit = chart_units(portal.periods)
     return {
         "p": portal,
         "period": {"start": portal.period_start.isoformat(), "end": portal.period_end.isoformat(),
                    "ja": period_ja, "en": period_en},
-        "counts": {"incidents": len(incidents), "leaks": len(leaks), "reports": len(reports),
-                   "persons_leaked": sum(r["leaked_persons"] or 0 for r in leaks)},
-        "incidents": [{k: _display(v) for k, v in r.items()} for r in incidents],
-        "reports": [{k: _display(v) for k, v in r.items()} for r in reports],
-        "categories": charts["categories"],
+        "counts": {"incidents": incidents.num_rows, "leaks": leaks.num_rows, "reports": reports.num_rows,
+                   "persons_leaked": pc.sum(leaks.column("leaked_persons"), min_count=0).as_py(),
+                   "shown": len(shown), "listed": len(listed)},
+        "incidents": shown,
+        "reports": listed,
+        "categories": sorted(in_table, key=lambda c: (-in_table[c], c)),
+        "units": {"quarters": quarter_unit, "leaks": leak_unit},
         "charts_json": script_json(charts),
         "schema_org_json": script_json(schema_org(portal, schemas)),
         "downloads": _downloads(portal),
@@ -208,6 +344,7 @@ def render(portal: Portal, tables: dict[str, pa.Table], schemas: dict[str, Table
         loader=jinja2.FileSystemLoader(ASSETS), autoescape=True, trim_blocks=True, lstrip_blocks=True,
         keep_trailing_newline=True, undefined=jinja2.StrictUndefined,
     )
+    env.filters["num"] = "{:,}".format  # 100,000
     return env.get_template("index.html.j2").render(**context(portal, tables, schemas))
 
 
