@@ -5,14 +5,15 @@ For each size the reports are generated (``benchmarks/generate.py``, reused when
 its manifest matches), then one child process per size runs ``build.build`` on
 them exactly as ``pipeline build`` does (each report finds its municipality in
 the nearest profile.json). The stages are timed from outside: the child wraps
-the stage functions of pipeline/build.py (read_all, select_reports,
-normalize_all, to_tables, validate_tables, write_package), the checks and rules,
+the stage functions (process_all with read_report and normalize_report,
+select_reports, to_tables, validate_tables, write_package), the checks and rules,
 the privacy scan, each writer, the hashing, the descriptor and portal metadata
 and the final fsync+swap, and notes the memory high-water mark after each
 stage. The parent takes the child's peak RSS from ``wait4``, so sizes never mix.
 Then ``frictionless validate`` runs, in its own process, on the incidents table
 of the package just written, and the ratio build/frictionless is printed (the
-target at 1M incidents is ≤ 0.25).
+target at 1M incidents is ≤ 0.25). Last, one report is changed and the package
+rebuilt with the cache of the first build: the incremental figure.
 
 Example:
     .venv/bin/python benchmarks/run.py --sizes 10k,100k
@@ -38,7 +39,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 SIZES = {"10k": 10_000, "100k": 100_000, "1m": 1_000_000, "10m": 10_000_000}
-ROWS = ["read", "select", "normalize", "to_tables", "validate", "· checks", "· rules", "privacy scan", "write", "· csv", "· parquet",
+ROWS = ["read + normalize", "· read", "· normalize", "select", "to_tables", "validate", "· checks", "· rules", "privacy scan", "write", "· csv", "· parquet",
         "· json", "· sha256", "· metadata", "· portal (DCAT, CKAN, landing)", "publish (fsync+swap)", "other (between stages)"]
 
 
@@ -75,9 +76,10 @@ class Clock:
 
 # (label, module, attribute): each is wrapped in the child; labels starting with "· " are parts of the stage above
 TIMED = [
-    ("read", "build", "read_all"),
+    ("read + normalize", "build", "process_all"),
+    ("· read", "process", "read_report"),
+    ("· normalize", "process", "normalize_report"),
     ("select", "build", "select_reports"),
-    ("normalize", "build", "normalize_all"),
     ("to_tables", "build", "to_tables"),
     ("validate", "build", "validate_tables"),
     ("· checks", "checks", "check_table"),
@@ -94,10 +96,10 @@ TIMED = [
     ("· portal (DCAT, CKAN, landing)", "landing", "write_landing_page"),
     ("publish (fsync+swap)", "publish", "swap_in"),
 ]
-TOP = ["read", "select", "normalize", "to_tables", "validate", "privacy scan", "write", "publish (fsync+swap)"]
+TOP = ["read + normalize", "select", "to_tables", "validate", "privacy scan", "write", "publish (fsync+swap)"]
 
 
-def child(raw: Path, out: Path, result_path: Path) -> None:
+def child(raw: Path, out: Path, result_path: Path, workers: int, cache_dir: Path | None) -> None:
     """Run build.build on `raw` as `pipeline build` does, timing its stages from outside."""
     import importlib
 
@@ -118,7 +120,7 @@ def child(raw: Path, out: Path, result_path: Path) -> None:
     if out.exists():
         shutil.rmtree(out)
     started = time.perf_counter()
-    outcome = build.build([raw], config, out)
+    outcome = build.build([raw], config, out, build.Options(workers=workers, cache_dir=cache_dir))
     total = time.perf_counter() - started
     errors = [p for p in outcome.problems if p.severity == "error"]
     if errors or outcome.published is None:
@@ -129,6 +131,7 @@ def child(raw: Path, out: Path, result_path: Path) -> None:
     result = {
         "seconds": clock.seconds,
         "peak_mib_after": clock.peak_mib,
+        "workers": workers,
         "build_seconds": total,
         "reports": len(outcome.reports),
         "rows": {name: t.num_rows for name, t in outcome.tables.items()},
@@ -150,7 +153,21 @@ def run_measured(cmd: list[str], stdout: Path) -> tuple[int, float, int]:
     return proc.returncode, time.perf_counter() - started, usage.ru_maxrss // 1024
 
 
-def measure(size: int, work: Path, skip_frictionless: bool) -> dict[str, Any]:
+def touch_one_report(raw: Path) -> Path:
+    """Change one report as a correction would (a word in its first summary): still valid."""
+    report = next(p for p in sorted(raw.rglob("*.txt")))
+    data = report.read_bytes()
+    encoding = "cp932" if b"\x82" in data[:4096] and not data.startswith(b"\xef\xbb\xbf") else "utf-8"
+    try:
+        text = data.decode(encoding)
+    except UnicodeDecodeError:
+        encoding = "cp932" if encoding == "utf-8" else "utf-8"
+        text = data.decode(encoding)
+    report.write_bytes(text.replace("誤", "過", 1).encode(encoding))
+    return report
+
+
+def measure(size: int, work: Path, skip_frictionless: bool, workers: int) -> dict[str, Any]:
     from benchmarks.generate import generate
 
     label = next((k for k, v in SIZES.items() if v == size), str(size))
@@ -159,12 +176,23 @@ def measure(size: int, work: Path, skip_frictionless: bool) -> dict[str, Any]:
     manifest = generate(raw, size)
     generated = time.perf_counter() - started
     result_file = work / label / "child.json"
-    cmd = [sys.executable, __file__, "--child", str(raw), str(out), str(result_file)]
+    cache = work / label / "cache"
+    shutil.rmtree(cache, ignore_errors=True)
+    cmd = [sys.executable, __file__, "--child", str(raw), str(out), str(result_file), str(workers), str(cache)]
     status, wall, peak = run_measured(cmd, work / label / "child.out")
     if status:
         raise SystemExit(f"the build at {label} failed (exit {status}); see {work / label / 'child.out'}")
     result = json.loads(result_file.read_text(encoding="utf-8"))
     result.update(label=label, size=size, generate_seconds=generated, manifest=manifest, process_seconds=wall, peak_rss_mib=peak)
+    changed = touch_one_report(raw)
+    again = work / label / "child-incremental.json"
+    cmd = [sys.executable, __file__, "--child", str(raw), str(out), str(again), str(workers), str(cache)]
+    status, wall, peak = run_measured(cmd, work / label / "child-incremental.out")
+    if status:
+        raise SystemExit(f"the incremental build at {label} failed (exit {status})")
+    incremental = json.loads(again.read_text(encoding="utf-8"))
+    result["incremental"] = {"changed": str(changed.relative_to(raw)), "build_seconds": incremental["build_seconds"],
+                             "seconds": incremental["seconds"], "peak_rss_mib": peak}
     if not skip_frictionless:
         frictionless = str(Path(sys.executable).with_name("frictionless"))
         report = work / label / "frictionless.json"
@@ -200,9 +228,12 @@ def render(results: list[dict[str, Any]]) -> str:
     lines.append(row("**build total** (stages)", [f"**{r['build_seconds']:.2f} s**" for r in results]))
     lines.append(row("build process wall (incl. start-up, imports)", [f"{r['process_seconds']:.2f} s" for r in results]))
     lines.append(row("incidents per second", [f"{r['size'] / r['build_seconds']:,.0f}" for r in results]))
+    if all("incremental" in r for r in results):
+        lines.append(row("**rebuild after changing one report** (cache)", [f"**{r['incremental']['build_seconds']:.2f} s**" for r in results]))
+        lines.append(row("· of which read + normalize", [f"{r['incremental']['seconds'].get('read + normalize', 0.0):.2f} s" for r in results]))
     lines.append(row("peak RSS (build)", [f"{r['peak_rss_mib']:,} MiB" for r in results]))
-    lines.append(row("peak RSS after read / normalize / to_tables / validate / write",
-                     [" / ".join(f"{r['peak_mib_after'].get(k, 0):,}" for k in ("read", "normalize", "to_tables", "validate", "write")) + " MiB" for r in results]))
+    lines.append(row("peak RSS after read + normalize / to_tables / validate / write",
+                     [" / ".join(f"{r['peak_mib_after'].get(k, 0):,}" for k in ("read + normalize", "to_tables", "validate", "write")) + " MiB" for r in results]))
     if all("frictionless" in r for r in results):
         lines.append(row("frictionless validate (incidents)", [f"{r['frictionless']['seconds']:.2f} s" + ("" if r["frictionless"]["valid"] else " (INVALID)") for r in results]))
         lines.append(row("peak RSS (frictionless)", [f"{r['frictionless']['peak_rss_mib']:,} MiB" for r in results]))
@@ -214,20 +245,21 @@ def render(results: list[dict[str, Any]]) -> str:
 def main(argv: list[str] | None = None) -> None:
     args_in = sys.argv[1:] if argv is None else argv
     if args_in[:1] == ["--child"]:
-        child(Path(args_in[1]), Path(args_in[2]), Path(args_in[3]))
+        child(Path(args_in[1]), Path(args_in[2]), Path(args_in[3]), int(args_in[4]), Path(args_in[5]))
         return
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], epilog="Example: run.py --sizes 10k,100k")
     parser.add_argument("--sizes", default="10k,100k", help=f"comma-separated, of {', '.join(SIZES)} or a number (default 10k,100k)")
     parser.add_argument("--work", type=Path, default=Path("/tmp/jimu-bench"), help="where reports and packages go (default /tmp/jimu-bench)")
     parser.add_argument("--no-frictionless", action="store_true", help="skip timing frictionless validate")
     parser.add_argument("--json", type=Path, help="also write the figures as JSON here")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="worker processes (default: all cores)")
     args = parser.parse_args(args_in)
     sizes = [SIZES[s.lower()] if s.lower() in SIZES else int(s) for s in args.sizes.split(",")]
     info = machine()
-    print("machine: " + ", ".join(f"{k} {v}" for k, v in info.items()), flush=True)
+    print("machine: " + ", ".join(f"{k} {v}" for k, v in info.items()) + f", workers {args.workers}", flush=True)
     results = []
     for size in sizes:
-        results.append(measure(size, args.work, args.no_frictionless))
+        results.append(measure(size, args.work, args.no_frictionless, args.workers))
         r = results[-1]
         ratio = f", frictionless {r['frictionless']['seconds']:.1f} s" if "frictionless" in r else ""
         print(f"{size:,} incidents: build {r['build_seconds']:.1f} s, peak {r['peak_rss_mib']:,} MiB{ratio}", flush=True)

@@ -12,13 +12,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from . import checks, ckan, dcat, landing, package, portal, privacy, publish, rejects, rules
-from .config import Config, ConfigError, Profile
+from .config import Config
 from .errors import Problem, errors_in
-from .normalize import FIELD_COLUMN, Normalized, Source, locate, normalize_report
-from .readers import RawReport, ReadFailed, read_report
+from .normalize import FIELD_COLUMN, Normalized, Source, locate
+from .readers import RawReport
 from .schema import TABLES, TableSchema, load_schemas
+from .process import Progress, process_all
 from .sources import find_inputs, select_reports
 from .writers import WrittenFile, write_table
 
@@ -76,55 +78,34 @@ class Outcome:
         return out
 
 
-def read_all(items: list[Path], config: Config, encoding: str | None = None) -> tuple[list[RawReport], dict[str, int], list[Problem]]:
-    """Every report under `items`: the reports read, the files that could not be (with
-    their data rows when known), and the problems found."""
-    found = find_inputs(items)
-    reports: list[RawReport] = []
-    unreadable: dict[str, int] = {}
-    problems: list[Problem] = list(found.skipped)
-    profiles: dict[Path, Profile] = {}
-    for item in found.inputs:
-        if not item.path.exists():
-            problems.append(Problem("file-unreadable", str(item.path), params={
-                "reason": "there is no such file or folder", "reason_ja": "そのようなファイルやフォルダーはありません"}))
-            unreadable[str(item.path)] = 0
-            continue
-        try:
-            profile = config.profile_for(item.path, item.top, profiles)
-        except ConfigError as exc:
-            problems.append(Problem("bad-profile", item.name, params={"reason": str(exc)}))
-            unreadable[item.name] = 0
-            continue
-        try:
-            report = read_report(item.path, profile, encoding, item.name)
-        except ReadFailed as failed:
-            problems.extend(failed.problems)
-            unreadable[item.name] = failed.rows
-            continue
-        reports.append(report)
-        problems.extend(report.problems)
-    return reports, unreadable, problems
+@dataclass(frozen=True)
+class Options:
+    """How a run reads: the text encoding to force, worker processes, the cache folder
+    (None: no cache), and a callback told of each report as it is done."""
 
-
-def normalize_all(reports: list[RawReport], config: Config) -> Normalized:
-    result = Normalized()
-    for report in reports:
-        result.extend(normalize_report(report, config.municipality_of(report.profile)))
-    return result
+    encoding: str | None = None
+    workers: int = 1
+    cache_dir: Path | None = None
+    progress: Progress | None = None
 
 
 def to_tables(normalized: Normalized, schemas: dict[str, TableSchema]) -> dict[str, pa.Table]:
-    """Typed Arrow tables, rows in primary-key order (sources permuted alike)."""
+    """Typed Arrow tables built column by column, rows in primary-key order (records and
+    sources permuted alike, so that a row's index still finds its source)."""
     tables: dict[str, pa.Table] = {}
     for name in TABLES:
-        schema = schemas[name]
-        key = schema.primary_key
-        pairs = sorted(zip(normalized.records[name], normalized.sources[name]), key=lambda p: tuple(p[0][k] for k in key))
-        normalized.records[name] = [r for r, _ in pairs]
-        normalized.sources[name] = [s for _, s in pairs]
-        nullable = pa.schema([f.with_nullable(True) for f in schema.arrow_schema()])
-        tables[name] = pa.Table.from_pylist(normalized.records[name], schema=nullable)
+        schema = schemas[name].arrow_schema()
+        records = normalized.records[name]
+        columns = [pa.array([r[f.name] for r in records], f.type) for f in schema]
+        table = pa.Table.from_arrays(columns, schema=pa.schema([f.with_nullable(True) for f in schema]))
+        order = pc.sort_indices(table, sort_keys=[(k, "ascending") for k in schemas[name].primary_key])
+        in_order = len(order) == 0 or pc.all(pc.equal(order, pa.array(range(len(order)), order.type))).as_py()
+        if not in_order:
+            table = table.take(order)
+            positions = order.to_pylist()
+            normalized.records[name] = [records[i] for i in positions]
+            normalized.sources[name] = [normalized.sources[name][i] for i in positions]
+        tables[name] = table
     return tables
 
 
@@ -167,20 +148,28 @@ def validate_tables(tables: dict[str, pa.Table], normalized: Normalized, schemas
     return problems
 
 
-def check(paths: list[Path], config: Config, encoding: str | None = None) -> Outcome:
+def check(paths: list[Path], config: Config, options: Options = Options()) -> Outcome:
     """Read, normalize and validate, publishing nothing."""
     outcome = Outcome()
-    found, outcome.unreadable, read_problems = read_all(paths, config, encoding)
-    selection = select_reports(found, config)
+    found = find_inputs(paths)
+    processed = process_all(found.inputs, config, options.encoding, options.workers, options.cache_dir, options.progress)
+    outcome.problems.extend(found.skipped)
+    for result in processed:
+        outcome.problems.extend(result.problems)
+        if result.report is None:
+            outcome.unreadable[result.name] = result.rows_unreadable
+    selection = select_reports([r.report for r in processed if r.report is not None], config)
     outcome.reports, outcome.superseded = selection.reports, selection.superseded
     outcome.read_reports = selection.reports + selection.clashing
-    outcome.problems.extend(read_problems + selection.problems)
-    outcome.normalized = normalize_all(outcome.reports, config)
+    outcome.problems.extend(selection.problems)
+    by_report = {id(r.report): r.normalized for r in processed if r.report is not None}
+    for report in selection.reports:
+        outcome.normalized.extend(by_report[id(report)])  # type: ignore[arg-type]
     outcome.problems.extend(outcome.normalized.problems)
     for report in selection.clashing:  # not published; their own faults are still worth knowing
-        outcome.problems.extend(normalize_report(report, config.municipality_of(report.profile)).problems)
-    outcome.tables, found = validate_all(outcome.normalized, config)
-    outcome.problems.extend(found)
+        outcome.problems.extend(by_report[id(report)].problems)  # type: ignore[union-attr]
+    outcome.tables, found_in_tables = validate_all(outcome.normalized, config)
+    outcome.problems.extend(found_in_tables)
     outcome.problems.sort(key=lambda p: (p.file, p.row or 0))
     return outcome
 
@@ -210,12 +199,12 @@ def write_package(outcome: Outcome, config: Config, folder: Path) -> list[Writte
     return files
 
 
-def build(paths: list[Path], config: Config, out: Path, encoding: str | None = None, wait: bool = True,
+def build(paths: list[Path], config: Config, out: Path, options: Options = Options(), wait: bool = True,
           keep_going: bool = False) -> Outcome:
     """Check everything; publish to `out` atomically only when nothing is invalid, or,
     with `keep_going`, the rows that are valid (the rest stay in `outcome.rejected`)."""
     publish.check_target(out, [*paths, config.root / "datapackage.json", config.root / "schema"])
-    outcome = check(paths, config, encoding)
+    outcome = check(paths, config, options)
     if keep_going and not outcome.ok:
         rejects.keep_valid_rows(outcome, lambda n: validate_all(n, config))
     publishable = outcome.ok or (keep_going and outcome.kept_clean)

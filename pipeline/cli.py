@@ -7,20 +7,23 @@ is well, 1 when the input is invalid, 2 on a usage or configuration error.
 from __future__ import annotations
 
 import codecs
+import contextlib
 import locale
+import time
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import click
 
 from . import __version__
-from .build import Outcome, build, check
+from .build import Options, Outcome, build, check
 from .config import Config, ConfigError, load_config
 from .errors import errors_in, render
 from .privacy import load_exceptions
+from .process import Processed, Progress
 from .publish import PublishBusy, UnsafeTarget
 from .rejects import rejected_rows, write_rejects
 
@@ -49,6 +52,11 @@ def input_options(func: Callable[..., Any]) -> Callable[..., Any]:
                      help="Read text files in this encoding instead of detecting UTF-8 or CP932."),
         click.option("--lang", type=click.Choice(["ja", "en"]), default=default_lang,
                      help="Language of messages (default: from the locale)."),
+        click.option("--workers", type=click.IntRange(min=1), default=lambda: os.cpu_count() or 1, show_default="all cores",
+                     help="Processes reading reports in parallel (used when there are many reports)."),
+        click.option("--cache/--no-cache", default=True,
+                     help="Reuse each report's normalized result while its bytes, profile and the pipeline's code "
+                          "are unchanged (kept in .cache/reports/ in the project)."),
     ]
     for decorate in reversed(decorators):
         func = decorate(func)
@@ -62,6 +70,32 @@ def check_encoding(ctx: click.Context, param: click.Parameter, value: str | None
         except LookupError:
             raise click.BadParameter(f"unknown encoding {value!r} (e.g. utf-8, cp932, euc_jp)") from None
     return value
+
+
+def run_options(config: Config, encoding: str | None, workers: int, cache: bool, progress: Progress | None) -> Options:
+    return Options(encoding, workers, config.root / ".cache" / "reports" if cache else None, progress)
+
+
+@contextlib.contextmanager
+def progress_bar(lang: str) -> Iterator[Progress | None]:
+    """Reports processed, rows and elapsed time on stderr; nothing when it is not a terminal."""
+    if not sys.stderr.isatty():
+        yield None
+        return
+    started = time.monotonic()
+    counts = {"reports": 0, "rows": 0}
+
+    def tell(done: Processed) -> None:
+        counts["reports"] += 1
+        counts["rows"] += done.report.rows_read if done.report else 0
+        if counts["reports"] % 25 == 0 or counts["reports"] == 1:
+            label = "報告" if lang == "ja" else "reports"
+            rows = "行" if lang == "ja" else "rows"
+            click.echo(f"\r{label} {counts['reports']:,}  {rows} {counts['rows']:,}  {time.monotonic() - started:6.1f} s",
+                       err=True, nl=False)
+
+    yield tell
+    click.echo(f"\r{' ' * 60}\r", err=True, nl=False)
 
 
 def load(config_path: Path, profile: Path | None) -> Config:
@@ -114,7 +148,8 @@ def cli() -> None:
 
 @cli.command(name="validate")
 @input_options
-def validate_cmd(inputs: tuple[Path, ...], config_path: Path, profile: Path | None, encoding: str | None, lang: str) -> None:
+def validate_cmd(inputs: tuple[Path, ...], config_path: Path, profile: Path | None, encoding: str | None, lang: str,
+                 workers: int, cache: bool) -> None:
     """Read, normalize and check reports without publishing anything.
 
     INPUTS are report files or folders (default: the bundled reports). Exit 0
@@ -125,7 +160,8 @@ def validate_cmd(inputs: tuple[Path, ...], config_path: Path, profile: Path | No
         pipeline validate data/raw/jimu-shori-ayamari-2024q1.txt
     """
     config = load(config_path, profile)
-    outcome = check(list(inputs) or list(config.inputs), config, encoding)
+    with progress_bar(lang) as progress:
+        outcome = check(list(inputs) or list(config.inputs), config, run_options(config, encoding, workers, cache, progress))
     report(outcome, lang)
     sys.exit(EXIT_OK if outcome.ok and outcome.reports else EXIT_INVALID)
 
@@ -142,6 +178,7 @@ def validate_cmd(inputs: tuple[Path, ...], config_path: Path, profile: Path | No
               help="Where --keep-going writes rejected rows with their reasons and raw cells "
                    "(default: rejects/rejects.csv in the project; never inside the published folder).")
 def build_cmd(inputs: tuple[Path, ...], config_path: Path, profile: Path | None, encoding: str | None, lang: str,
+              workers: int, cache: bool,
               out: Path | None, no_wait: bool, keep_going: bool, rejects_path: Path | None) -> None:
     """Build the data package and publish it, all or nothing.
 
@@ -161,8 +198,10 @@ def build_cmd(inputs: tuple[Path, ...], config_path: Path, profile: Path | None,
     if keep_going and rejects_file.resolve().is_relative_to(target.resolve()):
         raise click.UsageError(f"the rejects file must not be inside the published folder {target}")
     try:
-        outcome = build(list(inputs) or list(config.inputs), config, target, encoding, wait=not no_wait,
-                        keep_going=keep_going)
+        with progress_bar(lang) as progress:
+            options = run_options(config, encoding, workers, cache, progress)
+            outcome = build(list(inputs) or list(config.inputs), config, target, options, wait=not no_wait,
+                            keep_going=keep_going)
     except UnsafeTarget as exc:
         raise click.UsageError(str(exc)) from None
     except PublishBusy as exc:

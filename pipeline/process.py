@@ -1,0 +1,136 @@
+"""Read and normalize each report on its own: in parallel, and through a cache.
+
+A report's normalized result depends only on its bytes, its source profile, the
+municipality and the pipeline's code, so it is cached under a key made of
+those (`cache_key`); adding or correcting one quarter in a large archive
+re-parses only that report. Reports are independent, so they are spread over
+worker processes (`workers`); with one worker, or few reports, everything runs
+in this process. Results come back in input order, so the build stays
+reproducible whatever the number of workers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import pickle
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from .config import Config, ConfigError, Profile
+from .errors import Problem
+from .normalize import Normalized, normalize_report
+from .readers import RawReport, ReadFailed, read_report
+from .sources import Input
+
+Progress = Callable[["Processed"], None]
+
+
+@dataclass
+class Processed:
+    """One input file: its report and normalized records, or why it could not be read."""
+
+    name: str
+    report: RawReport | None
+    normalized: Normalized | None
+    problems: list[Problem]  # reading problems (the normalizer's are in normalized.problems)
+    rows_unreadable: int = 0  # data rows of a file refused as a whole, when known
+    cached: bool = False
+
+
+@lru_cache(maxsize=1)
+def code_version() -> str:
+    """A digest of the pipeline's own source: any change to the code invalidates the cache."""
+    digest = hashlib.sha256()
+    for path in sorted(Path(__file__).parent.glob("*.py")):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def cache_key(name: str, data: bytes, profile: Profile, config: Config, encoding: str | None) -> str:
+    """What a report's result depends on: its name (it is in the records), bytes, profile,
+    municipality, forced encoding and the pipeline's code."""
+    municipality = config.municipality_of(profile)
+    facts = json.dumps(
+        [name, hashlib.sha256(data).hexdigest(), profile.columns, profile.sheet, asdict(municipality), encoding, code_version()],
+        ensure_ascii=False, sort_keys=True, default=str,
+    )
+    return hashlib.sha256(facts.encode("utf-8")).hexdigest()
+
+
+def _cached(cache_dir: Path | None, key: str) -> Processed | None:
+    if cache_dir is None:
+        return None
+    try:
+        with (cache_dir / f"{key}.pickle").open("rb") as handle:
+            found = pickle.load(handle)  # our own files, written below under a key of their content
+    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError):
+        return None
+    return found if isinstance(found, Processed) else None
+
+
+def _store(cache_dir: Path | None, key: str, result: Processed) -> None:
+    if cache_dir is None:
+        return
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    temporary = cache_dir / f".{key}.{os.getpid()}.tmp"
+    with temporary.open("wb") as handle:
+        pickle.dump(result, handle, protocol=pickle.HIGHEST_PROTOCOL)
+    os.replace(temporary, cache_dir / f"{key}.pickle")  # atomic: a reader never sees half a file
+
+
+def process_one(item: Input, config: Config, encoding: str | None, cache_dir: Path | None) -> Processed:
+    """Read and normalize one input file, or take its result from the cache."""
+    if not item.path.exists():
+        problem = Problem("file-unreadable", str(item.path), params={
+            "reason": "there is no such file or folder", "reason_ja": "そのようなファイルやフォルダーはありません"})
+        return Processed(str(item.path), None, None, [problem])
+    try:
+        profile = config.profile_for(item.path, item.top)
+    except ConfigError as exc:
+        return Processed(item.name, None, None, [Problem("bad-profile", item.name, params={"reason": str(exc)})])
+    try:
+        key = cache_key(item.name, item.path.read_bytes(), profile, config, encoding)
+    except OSError:
+        key = ""
+    hit = _cached(cache_dir, key) if key else None
+    if hit is not None:
+        hit.cached = True
+        return hit
+    try:
+        report = read_report(item.path, profile, encoding, item.name)
+    except ReadFailed as failed:
+        result = Processed(item.name, None, None, failed.problems, failed.rows)
+    else:
+        normalized = normalize_report(report, config.municipality_of(report.profile))
+        result = Processed(item.name, report, normalized, list(report.problems))
+    if key:
+        _store(cache_dir, key, result)
+    return result
+
+
+def _work(args: tuple[Input, Config, str | None, Path | None]) -> Processed:
+    return process_one(*args)
+
+
+def process_all(inputs: list[Input], config: Config, encoding: str | None = None, workers: int = 1,
+                cache_dir: Path | None = None, progress: Progress | None = None) -> list[Processed]:
+    """Every input processed, in input order; `progress` hears of each as it is done."""
+    jobs = [(item, config, encoding, cache_dir) for item in inputs]
+    results: Iterator[Processed]
+    if workers <= 1 or len(jobs) < 2 * workers:
+        results = map(_work, jobs)
+        return [_told(r, progress) for r in results]
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        chunk = max(1, min(64, len(jobs) // (workers * 8)))
+        return [_told(r, progress) for r in pool.map(_work, jobs, chunksize=chunk)]
+
+
+def _told(result: Processed, progress: Progress | None) -> Processed:
+    if progress is not None:
+        progress(result)
+    return result

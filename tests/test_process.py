@@ -1,0 +1,86 @@
+"""Parallel workers and the per-report cache change nothing in what is published."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from pipeline import process
+from pipeline.build import Options, build, check
+from pipeline.config import Config
+
+from .conftest import SEED, tree_digest
+
+INVENTED = Path(__file__).resolve().parent / "fixtures" / "invented"
+QUARTERS = ["2023年4月～6月", "2023年7月～9月", "2023年10月～12月", "2024年1月～3月", "令和5年1月～3月"]
+
+
+@pytest.fixture()
+def archive(tmp_path: Path, make_report: Callable[..., Path]) -> Path:
+    """Seven reports: the seed, five earlier quarters made from it, and another city's workbook."""
+    folder = tmp_path / "archive"
+    folder.mkdir()
+    shutil.copy(SEED, folder)
+    for i, quarter in enumerate(QUARTERS):
+        year = int(quarter[:4]) if quarter[0] == "2" else 2023
+        month = int(quarter.split("年")[1].split("月")[0])
+        report = make_report(f"q{i}.txt", title=f"事務処理誤り等に関する対応状況 【{quarter}判明分】",
+                             cells={(r, 1): f"{year}.{month}.1 ({year}.{month}.2)" for r in range(7)})
+        shutil.move(report, folder / report.name)
+    shutil.copytree(INVENTED / "kaku-shi", folder / "kaku-shi")
+    return folder
+
+
+def test_workers_give_the_same_package(archive: Path, tmp_path: Path, config: Config) -> None:
+    one, two = tmp_path / "one", tmp_path / "two"
+    first = build([archive], config, one, Options(workers=1))
+    second = build([archive], config, two, Options(workers=2))
+    assert first.ok and second.ok, [p.message() for p in first.problems + second.problems if p.severity == "error"]
+    assert first.problems == second.problems
+    assert len(first.tables["reports"]) == 7
+    assert tree_digest(one) == tree_digest(two)
+
+
+def test_the_cache_is_used_and_changes_nothing(archive: Path, tmp_path: Path, config: Config) -> None:
+    cache = tmp_path / "cache"
+    seen: list[process.Processed] = []
+    cold = build([archive], config, tmp_path / "cold", Options(cache_dir=cache, progress=seen.append))
+    assert len(seen) == 7 and not any(p.cached for p in seen)
+    seen.clear()
+    warm = build([archive], config, tmp_path / "warm", Options(cache_dir=cache, progress=seen.append))
+    assert len(seen) == 7 and all(p.cached for p in seen)
+    assert warm.problems == cold.problems
+    assert tree_digest(tmp_path / "cold") == tree_digest(tmp_path / "warm")
+
+
+def test_only_the_changed_report_is_parsed_again(archive: Path, tmp_path: Path, config: Config) -> None:
+    cache = tmp_path / "cache"
+    check([archive], config, Options(cache_dir=cache))
+    changed = archive / "q0.txt"
+    changed.write_text(changed.read_text(encoding="utf-8").replace("誤って送付", "誤って発送"), encoding="utf-8")
+    seen: list[process.Processed] = []
+    outcome = check([archive], config, Options(cache_dir=cache, progress=seen.append))
+    assert [p.name for p in seen if not p.cached] == ["q0.txt"]
+    assert any("誤って発送" in r["summary"] for r in outcome.tables["incidents"].to_pylist())
+
+
+def test_a_change_of_code_or_profile_invalidates_the_cache(archive: Path, tmp_path: Path, config: Config, monkeypatch: pytest.MonkeyPatch) -> None:
+    cache = tmp_path / "cache"
+    check([archive], config, Options(cache_dir=cache))
+    monkeypatch.setattr(process, "code_version", lambda: "another version")
+    seen: list[process.Processed] = []
+    check([archive], config, Options(cache_dir=cache, progress=seen.append))
+    assert not any(p.cached for p in seen)
+
+
+def test_a_damaged_cache_entry_is_parsed_again(archive: Path, tmp_path: Path, config: Config) -> None:
+    cache = tmp_path / "cache"
+    check([archive], config, Options(cache_dir=cache))
+    for entry in cache.glob("*.pickle"):
+        entry.write_bytes(b"not a pickle")
+    seen: list[process.Processed] = []
+    assert check([archive], config, Options(cache_dir=cache, progress=seen.append)).ok
+    assert not any(p.cached for p in seen)
