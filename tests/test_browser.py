@@ -24,6 +24,8 @@ from pipeline.build import build
 from pipeline.config import Config
 
 from .conftest import SEED
+from .test_landing import archive as make_archive
+from .test_landing import archive_page
 
 CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -184,3 +186,44 @@ def test_json_ld_parses_in_the_browser(served: Visit) -> None:
     data = served.page.evaluate("JSON.parse(document.querySelector('script[type=\"application/ld+json\"]').textContent)")
     assert data["@type"] == "Dataset" and data["temporalCoverage"] == "2024-04-01/2024-06-30"
     assert len(data["distribution"]) == 13 and all(d["contentUrl"].startswith(data["url"]) for d in data["distribution"])
+
+
+@pytest.fixture(scope="module")
+def archive(tmp_path_factory: pytest.TempPathFactory, package: Path, config: Config) -> Path:
+    """The page of a 10,000-incident archive over ten fiscal years (see test_landing.archive)."""
+    out = tmp_path_factory.mktemp("archive")
+    (out / "index.html").write_text(archive_page(package, config, make_archive(package, quarters=40, per_quarter=250)),
+                                    encoding="utf-8")
+    return out
+
+
+def label_boxes(page: Page, chart: str) -> list[dict[str, float]]:
+    """Each bar label's box in the chart's own units, with its line (y)."""
+    return page.eval_on_selector_all(f"{chart} .bar text:not(.value)", """ts => ts.map(t => {
+        const b = t.getBBox(); return {x: b.x, right: b.x + b.width, y: Math.round(b.y)}; })""")
+
+
+def test_a_big_archive_draws_readable_charts_and_a_bounded_table(browser: Browser, archive: Path) -> None:
+    seen = visit(browser, (archive / "index.html").as_uri())
+    page = seen.page
+    try:
+        assert seen.errors == [] and [m for m in seen.console if m[0] == "error"] == []
+        assert page.locator("#chart-quarters .bar").count() == 10  # fiscal years 2015-2024
+        assert page.locator("#chart-leaks .bar").count() == 10
+        for chart in ("#chart-quarters", "#chart-leaks"):
+            boxes = label_boxes(page, chart)
+            assert 2 <= len(boxes) < 20, chart  # thinned: not every bar keeps its label
+            for line in {b["y"] for b in boxes}:
+                row = sorted((b for b in boxes if b["y"] == line), key=lambda b: b["x"])
+                assert row[0]["x"] >= 0 and row[-1]["right"] <= 360, (chart, row)
+                assert all(a["right"] <= b["x"] for a, b in zip(row, row[1:])), (chart, row)
+            ticks = page.eval_on_selector_all(f"{chart} svg > text", "ts => ts.map(t => t.getBBox().x)")
+            assert ticks and min(ticks) >= 0, chart  # "12,500" is not cut off at the left
+            label = page.get_attribute(f"{chart} svg", "aria-label")
+            assert label is not None and "年度" in label
+        assert len(visible_ids(page)) == 1000
+        assert page.text_content("#count").startswith("1,000 件中 1,000 件を表示")
+        page.select_option("#category", "誤支給")
+        assert 0 < len(visible_ids(page)) < 1000
+    finally:
+        page.close()
