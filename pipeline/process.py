@@ -83,51 +83,80 @@ def _store(cache_dir: Path | None, key: str, result: Processed) -> None:
     os.replace(temporary, cache_dir / f"{key}.pickle")  # atomic: a reader never sees half a file
 
 
-def process_one(item: Input, config: Config, encoding: str | None, cache_dir: Path | None) -> Processed:
-    """Read and normalize one input file, or take its result from the cache."""
+@dataclass(frozen=True)
+class Job:
+    """An input ready to be parsed: its profile and cache key are known."""
+
+    item: Input
+    profile: Profile
+    key: str
+    config: Config
+    encoding: str | None
+    cache_dir: Path | None
+
+
+def prepare(item: Input, config: Config, encoding: str | None, cache_dir: Path | None,
+            profiles: dict[Path, Profile]) -> Job | Processed:
+    """The job for one input, or its result when the file is missing or its profile broken."""
     if not item.path.exists():
         problem = Problem("file-unreadable", str(item.path), params={
             "reason": "there is no such file or folder", "reason_ja": "そのようなファイルやフォルダーはありません"})
         return Processed(str(item.path), None, None, [problem])
     try:
-        profile = config.profile_for(item.path, item.top)
+        profile = config.profile_for(item.path, item.top, profiles)
     except ConfigError as exc:
         return Processed(item.name, None, None, [Problem("bad-profile", item.name, params={"reason": str(exc)})])
     try:
         key = cache_key(item.name, item.path.read_bytes(), profile, config, encoding)
     except OSError:
         key = ""
-    hit = _cached(cache_dir, key) if key else None
-    if hit is not None:
-        hit.cached = True
-        return hit
+    return Job(item, profile, key, config, encoding, cache_dir)
+
+
+def parse(job: Job) -> Processed:
+    """Read and normalize one report (in a worker process, or here), and cache the result."""
+    item = job.item
     try:
-        report = read_report(item.path, profile, encoding, item.name)
+        report = read_report(item.path, job.profile, job.encoding, item.name)
     except ReadFailed as failed:
         result = Processed(item.name, None, None, failed.problems, failed.rows)
     else:
-        normalized = normalize_report(report, config.municipality_of(report.profile))
+        normalized = normalize_report(report, job.config.municipality_of(report.profile))
         result = Processed(item.name, report, normalized, list(report.problems))
-    if key:
-        _store(cache_dir, key, result)
+    if job.key:
+        _store(job.cache_dir, job.key, result)
     return result
-
-
-def _work(args: tuple[Input, Config, str | None, Path | None]) -> Processed:
-    return process_one(*args)
 
 
 def process_all(inputs: list[Input], config: Config, encoding: str | None = None, workers: int = 1,
                 cache_dir: Path | None = None, progress: Progress | None = None) -> list[Processed]:
-    """Every input processed, in input order; `progress` hears of each as it is done."""
-    jobs = [(item, config, encoding, cache_dir) for item in inputs]
-    results: Iterator[Processed]
+    """Every input processed, in input order; `progress` hears of each as it is done.
+    Cached results are loaded here; only the reports to parse go to the workers."""
+    profiles: dict[Path, Profile] = {}
+    results: list[Processed | None] = []
+    todo: list[tuple[int, Job]] = []
+    for item in inputs:
+        prepared = prepare(item, config, encoding, cache_dir, profiles)
+        hit = _cached(cache_dir, prepared.key) if isinstance(prepared, Job) and prepared.key else None
+        if isinstance(prepared, Processed) or hit is not None:
+            done = prepared if isinstance(prepared, Processed) else hit
+            if hit is not None:
+                hit.cached = True
+            results.append(_told(done, progress))  # type: ignore[arg-type]
+        else:
+            todo.append((len(results), prepared))
+            results.append(None)
+    jobs = [job for _, job in todo]
     if workers <= 1 or len(jobs) < 2 * workers:
-        results = map(_work, jobs)
-        return [_told(r, progress) for r in results]
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        chunk = max(1, min(64, len(jobs) // (workers * 8)))
-        return [_told(r, progress) for r in pool.map(_work, jobs, chunksize=chunk)]
+        parsed: Iterator[Processed] = map(parse, jobs)
+        for (at, _), result in zip(todo, parsed):
+            results[at] = _told(result, progress)
+    else:
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            chunk = max(1, min(64, len(jobs) // (workers * 8)))
+            for (at, _), result in zip(todo, pool.map(parse, jobs, chunksize=chunk)):
+                results[at] = _told(result, progress)
+    return [r for r in results if r is not None]
 
 
 def _told(result: Processed, progress: Progress | None) -> Processed:
