@@ -189,7 +189,8 @@ def write_package(outcome: Outcome, config: Config, folder: Path) -> list[Writte
     for name in TABLES:
         strict = schemas[name].arrow_schema()
         files.extend(write_table(name, outcome.tables[name].cast(strict), folder))
-    descriptor = package.descriptor(config.metadata, files, schemas, outcome.reports)
+    rejected = {s.file: s.rows_rejected for s in outcome.summaries() if s.rows_rejected}
+    descriptor = package.descriptor(config.metadata, files, schemas, outcome.reports, rejected)
     package.write_descriptor(descriptor, folder)
     # portal metadata and landing page, from the descriptor just written (see portal.py)
     site = portal.portal_facts(descriptor, (folder / "datapackage.json").read_bytes(), outcome.tables["reports"], config.options)

@@ -57,12 +57,16 @@ def resource(file: WrittenFile, schema: TableSchema) -> dict[str, Any]:
     return described
 
 
-def descriptor(metadata: dict[str, Any], files: list[WrittenFile], schemas: dict[str, TableSchema], reports: list[RawReport]) -> dict[str, Any]:
+def descriptor(metadata: dict[str, Any], files: list[WrittenFile], schemas: dict[str, TableSchema], reports: list[RawReport],
+               rejected: dict[str, int] | None = None) -> dict[str, Any]:
+    """`rejected`: rows left out per source file (--keep-going), so a partial package says so."""
     package = {k: v for k, v in metadata.items() if not k.startswith("x_pipeline")}
-    package["sources"] = [
-        {"title": f"{r.title} ({r.file})", "x_file": r.file, "x_bytes": r.bytes, "x_hash": f"sha256:{r.sha256}"}
-        for r in sorted(reports, key=lambda r: (r.period.start, r.file))
-    ]
+    package["sources"] = []
+    for r in sorted(reports, key=lambda r: (r.period.start, r.file)):
+        source: dict[str, Any] = {"title": f"{r.title} ({r.file})", "x_file": r.file, "x_bytes": r.bytes, "x_hash": f"sha256:{r.sha256}"}
+        if (rejected or {}).get(r.file):
+            source["x_rows_rejected"] = rejected[r.file]  # type: ignore[index]
+        package["sources"].append(source)
     package["resources"] = [resource(f, schemas[f.table]) for f in files]
     return package
 

@@ -52,6 +52,8 @@ def test_valid_rows_are_published_and_rejected_ones_set_aside(make_report: Calla
     assert json.loads(found[1]["raw_cells"])["個人情報の漏えい の有無"] == "たぶん"
     assert "e-mail" in found[2]["reasons"].lower() or "mail" in found[2]["reasons"]
     assert not rejected.is_relative_to(out)
+    sources = json.loads((out / "datapackage.json").read_text(encoding="utf-8"))["sources"]
+    assert [s.get("x_rows_rejected") for s in sources] == [3]  # the package says it is partial
 
 
 def test_the_rejects_file_may_not_be_published(run: Callable[..., Result], tmp_path: Path) -> None:
