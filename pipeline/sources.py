@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import os
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -61,7 +62,7 @@ def find_inputs(items: list[Path]) -> Found:
             skipped.append(Problem("file-skipped", path.relative_to(item).as_posix(), severity="warning",
                                    params={"suffix": path.suffix or "(none)"}))
     short = [path.name if path == top else path.relative_to(top).as_posix() for path, top in found]
-    clashes = {n for n in short if short.count(n) > 1}
+    clashes = {n for n, times in Counter(short).items() if times > 1}
     inputs = [Input(path, top, str(path) if name in clashes else name) for (path, top), name in zip(found, short)]
     return Found(inputs, skipped)
 
