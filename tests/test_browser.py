@@ -20,10 +20,8 @@ from typing import Any
 
 import pytest
 
-from pipeline.build import build
 from pipeline.config import Config
 
-from .conftest import SEED
 from .test_landing import archive as make_archive
 from .test_landing import archive_page
 
@@ -39,10 +37,8 @@ from playwright.sync_api import Browser, Page, sync_playwright  # noqa: E402
 
 
 @pytest.fixture(scope="module")
-def package(tmp_path_factory: pytest.TempPathFactory, config: Config) -> Path:
-    out = tmp_path_factory.mktemp("browser") / "package"
-    assert build([SEED], config, out).published == out
-    return out
+def package(seed_package: Path) -> Path:
+    return seed_package
 
 
 @pytest.fixture(scope="module")

@@ -20,7 +20,6 @@ import pyarrow.parquet as pq
 import pytest
 from frictionless import Package
 
-from pipeline.build import build
 from pipeline.config import Config
 from pipeline.landing import REPORT_LIMIT, TABLE_LIMIT, render, script_json
 from pipeline.portal import CATALOG_JSONLD, CATALOG_TTL, CKAN_JSON, LANDING, portal_facts
@@ -68,10 +67,8 @@ class Page(HTMLParser):
 
 
 @pytest.fixture(scope="module")
-def package(tmp_path_factory: pytest.TempPathFactory, config: Config) -> Path:
-    out = tmp_path_factory.mktemp("landing") / "package"
-    assert build([SEED], config, out).published == out
-    return out
+def package(seed_package: Path) -> Path:
+    return seed_package
 
 
 @pytest.fixture(scope="module")
