@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: build test clean-venv ckan-check screenshot
+.PHONY: build test clean-venv ckan-check screenshot reproducible
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -19,6 +19,10 @@ build: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
+
+# Two builds (other hash seed, other workers, no cache) give the same bytes as outputs/
+reproducible: $(STAMP)
+	scripts/reproducible_check.sh
 
 # Does CKAN's DCAT harvester (ckanext-dcat, profile euro_dcat_ap_3) read our catalog?
 # Installs ckan into its own venv under .cache/ (first run: about a minute).

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Two builds of the bundled report, in different folders, with different hash seeds and no
+# cache, must be byte-identical, and equal to the committed outputs/. Prints the checksums.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+PYTHONHASHSEED=1 .venv/bin/pipeline build --no-cache --workers 1 --out "$tmp/first" >/dev/null 2>&1
+PYTHONHASHSEED=2 .venv/bin/pipeline build --no-cache --workers 2 --out "$tmp/second" >/dev/null 2>&1
+sums() { (cd "$1" && find . -type f | LC_ALL=C sort | xargs sha256sum); }
+sums "$tmp/first" > "$tmp/first.sha256"
+sums "$tmp/second" > "$tmp/second.sha256"
+sums outputs > "$tmp/committed.sha256"
+cat "$tmp/first.sha256"
+if ! diff -u "$tmp/first.sha256" "$tmp/second.sha256"; then
+    echo "reproducibility check failed: two builds differ" >&2; exit 1
+fi
+if ! diff -u "$tmp/committed.sha256" "$tmp/first.sha256"; then
+    echo "reproducibility check failed: outputs/ is not what the code builds (run make build and commit it)" >&2; exit 1
+fi
+echo "reproducible: two builds are byte-identical and equal to the committed outputs/ ($(wc -l < "$tmp/first.sha256") files)"
