@@ -7,6 +7,7 @@ is well, 1 when the input is invalid, 2 on a usage or configuration error.
 from __future__ import annotations
 
 import codecs
+import json
 import contextlib
 import locale
 import time
@@ -163,6 +164,28 @@ def validate_cmd(inputs: tuple[Path, ...], config_path: Path, profile: Path | No
     with progress_bar(lang) as progress:
         outcome = check(list(inputs) or list(config.inputs), config, run_options(config, encoding, workers, cache, progress))
     report(outcome, lang)
+    sys.exit(EXIT_OK if outcome.ok and outcome.reports else EXIT_INVALID)
+
+
+@cli.command(name="normalize")
+@input_options
+@click.option("--table", type=click.Choice(["incidents", "measures", "figures", "reports"]), default="incidents",
+              show_default=True, help="Which table's records to print.")
+def normalize_cmd(inputs: tuple[Path, ...], config_path: Path, profile: Path | None, encoding: str | None, lang: str,
+                  workers: int, cache: bool, table: str) -> None:
+    """Print the normalized records of reports as JSON lines, one object per row, to see
+    what the pipeline reads from them; problems go to stderr. Publishes nothing.
+
+    \b
+    Example:
+        pipeline normalize data/raw/jimu-shori-ayamari-2024q1.txt --table figures
+    """
+    config = load(config_path, profile)
+    outcome = check(list(inputs) or list(config.inputs), config, run_options(config, encoding, workers, cache, None))
+    for problem in outcome.problems:
+        click.echo(render(problem, lang), err=True)
+    for record in outcome.tables[table].to_pylist():
+        click.echo(json.dumps(record, ensure_ascii=False, default=str))
     sys.exit(EXIT_OK if outcome.ok and outcome.reports else EXIT_INVALID)
 
 

@@ -68,3 +68,14 @@ def test_configured_paths_must_stay_inside_the_project(run: Callable[..., Result
         result = run("validate", "--config", str(tmp_path / "datapackage.json"))
         assert result.exit_code == 2
         assert "x_pipeline paths must stay inside the project folder" in result.output
+
+
+def test_normalize_prints_the_records_it_reads(run: Callable[..., Result]) -> None:
+    import json
+
+    result = run("normalize", str(SEED), "--table", "figures")
+    assert result.exit_code == 0
+    figures = [json.loads(line) for line in result.stdout.splitlines()]
+    assert len(figures) == 9
+    assert figures[2] == {"incident_id": "282090-202404-004", "figure_no": 2, "label": "金額", "value": 246000, "unit": "円", "qualifier": None}
+    assert "为" in result.stderr  # the warning about the seed's stray character
