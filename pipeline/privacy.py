@@ -307,16 +307,23 @@ def office_phones(tables: Mapping[str, pa.Table]) -> set[str]:
 # A superset of what scan_text can find, in RE2 syntax for Arrow: a cell that does not match
 # cannot hold a finding, so only the few that do are scanned in Python (tested in
 # tests/test_privacy_prefilter.py against scan_text itself).
-_D = "[0-9０-９]"
-_S = "[-－ー‐−()（） 　\t\u00a0\u2009\u202f+]"  # what may part the groups of a number
-_DASH = "[-－ー‐−]"
+# A superset of what scan_text can find, in RE2 syntax for Arrow, matched against the same
+# folded view scan_text reads (fold_width, then _DIGIT_VIEW): a value that does not match
+# cannot hold a finding, so only the few that do are scanned in Python. A hypothesis test
+# (tests/test_privacy_prefilter.py) checks it against scan_text itself.
+_D, _S = "[0-9]", "[-() +]"  # digits and what may part their groups, once folded
 PREFILTER = (
-    "[@＠〒様氏番]|さま|さん|丁目|郵便"  # e-mail, postal mark, honorifics, 番地/番…号 and 丁目 addresses
-    f"|(?:\\+[ 　]?8[1１]{_S}{{0,3}}|[0０]){_D}{{0,4}}{_S}{{0,3}}{_D}{{1,4}}{_S}{{0,3}}{_D}{{3,4}}"  # phones
-    f"|{_D}{{4}}{_S}{{0,3}}{_D}{{4}}{_S}{{0,3}}{_D}{{4}}"  # my-number and card groups
-    f"|{_D}{{3}}{_DASH}?{_D}{{4}}"  # postal code
-    f"|[町村字][ 　]?{_D}{{1,4}}{_S}{{1,3}}{_D}"  # 町1-2-3
+    "[@〒様氏番]|さま|さん|丁目|郵便"  # e-mail, postal mark, honorifics, 番地/番…号 and 丁目 addresses
+    f"|(?:\\+81|0)[-() ]{{0,4}}{_D}{{0,4}}{_S}{{0,3}}{_D}{{1,4}}{_S}{{0,3}}{_D}{{3,4}}"  # phones start 0 or +81
+    f"|{_D}{{4}}{_S}{{0,3}}{_D}{{4,6}}{_S}{{0,3}}{_D}{{4,5}}"  # my-number (4-4-4), card (4-4-4-4, 4-6-5) groups
+    f"|{_D}{{3}}-?{_D}{{4}}"  # postal code
+    f"|[町村字] ?{_D}{{1,4}}{_S}{{1,3}}{_D}"  # 町1-2-3
 )
+
+
+def folded_view(text: str) -> str:
+    """What the detectors read: width folded, dash and space variants made ASCII."""
+    return fold_width(text).translate(_DIGIT_VIEW)
 
 
 # Made by the pipeline from configuration and arithmetic, never copied from a clerk's text.
@@ -335,8 +342,10 @@ def scan_tables(tables: Mapping[str, pa.Table], normalized: Normalized,
             column = table.column(fieldname)
             if fieldname in GENERATED or not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
                 continue
-            distinct = pc.drop_null(pc.unique(column))
-            candidates = pc.filter(distinct, pc.match_substring_regex(distinct, PREFILTER)).to_pylist()
+            distinct = pc.drop_null(pc.unique(column)).to_pylist()
+            views = pa.array([folded_view(v) for v in distinct], pa.string())
+            hits = pc.match_substring_regex(views, PREFILTER).to_pylist()
+            candidates = [v for v, hit in zip(distinct, hits) if hit]
             flagged: dict[str, list[Finding]] = {}
             for value in candidates:
                 found = [
