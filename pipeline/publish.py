@@ -34,19 +34,29 @@ class UnsafeTarget(Exception):
     """Publishing there would replace something that is not a package (a usage error)."""
 
 
+# What a published package folder holds; anything else means it is not one of ours.
+PACKAGE_ENTRIES = frozenset({"datapackage.json", "data", "index.html", "catalog.ttl", "catalog.jsonld", "ckan-package.json"})
+
+
 def check_target(target: Path, keep: list[Path]) -> None:
-    """Refuse to replace a folder that holds anything but a package, or that holds (or is
-    inside) one of the inputs or the configuration: publishing replaces the whole folder."""
+    """Refuse a target that publishing must not replace: a symbolic link, a file, a folder
+    that holds or lies inside an input or the configuration, or one that holds anything
+    but an earlier package (publishing replaces the whole folder)."""
+    if target.is_symlink():
+        raise UnsafeTarget(f"{target} is a symbolic link; give the folder it points to")
     resolved = target.resolve()
     for path in keep:
         kept = path.resolve()
-        if kept == resolved or resolved in kept.parents:
-            raise UnsafeTarget(f"{target} holds {path}, which publishing would delete; choose another folder with --out")
+        if kept == resolved or resolved in kept.parents or (kept.is_dir() and kept in resolved.parents):
+            raise UnsafeTarget(f"{target} holds or lies inside {path}; publishing there would delete or mix with it. "
+                               "Choose another folder with --out")
     if target.exists() and not target.is_dir():
         raise UnsafeTarget(f"{target} is a file, not a folder")
-    if target.is_dir() and any(target.iterdir()) and not (target / "datapackage.json").is_file():
-        raise UnsafeTarget(f"{target} is not empty and holds no datapackage.json; publishing replaces the whole folder, "
-                           "so choose a new or empty folder, or the folder of an earlier package")
+    if target.is_dir():
+        strangers = sorted(p.name for p in target.iterdir() if p.name not in PACKAGE_ENTRIES)
+        if strangers:
+            raise UnsafeTarget(f"{target} holds {', '.join(strangers[:5])}, which is not part of a published package; "
+                               "publishing replaces the whole folder, so choose a new or empty folder, or an earlier package's")
 
 
 @contextmanager
@@ -91,12 +101,14 @@ def _exchange(a: Path, b: Path) -> bool:
 
 def clean_leftovers(target: Path) -> None:
     """Remove staging and retired folders a killed run may have left (call under the lock)."""
+    target = target.resolve()
     for pattern in (STAGING, RETIRED):
         for leftover in target.parent.glob(pattern.format(name=target.name) + "*"):
             shutil.rmtree(leftover, ignore_errors=True)
 
 
 def new_staging(target: Path) -> Path:
+    target = target.resolve()
     staging = target.parent / (STAGING.format(name=target.name) + str(os.getpid()))
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
@@ -105,6 +117,7 @@ def new_staging(target: Path) -> Path:
 
 def swap_in(staging: Path, target: Path) -> None:
     """Make `staging` the target; the previous target is removed afterwards."""
+    target = target.resolve()
     _fsync_tree(staging)
     if target.exists():
         if _exchange(staging, target):

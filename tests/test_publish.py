@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -92,18 +93,18 @@ def test_a_second_run_while_one_publishes_stops_with_a_clear_message(previous: P
 
 
 def test_swap_replaces_the_whole_folder(previous: Path, tmp_path: Path, config: Config) -> None:
-    (previous / "stale.txt").write_text("from an older layout", encoding="utf-8")
+    (previous / "data" / "stale.csv").write_text("from an older layout", encoding="utf-8")
     build([SEED], config, previous)
-    assert not (previous / "stale.txt").exists()
+    assert not (previous / "data" / "stale.csv").exists()
     assert siblings(previous) == ["package"]
 
 
-@pytest.mark.parametrize("where", ["data", ".", "data/raw"])
+@pytest.mark.parametrize("where", ["data", ".", "data/raw", "data/raw/package", "schema/package"])
 def test_publishing_never_replaces_the_inputs_or_the_project(where: str, run: Callable[..., Result]) -> None:
     before = tree_digest(ROOT / "data")
     result = run("build", "--out", where)
     assert result.exit_code == 2
-    assert "which publishing would delete" in result.output
+    assert "publishing there would delete or mix with it" in result.output
     assert tree_digest(ROOT / "data") == before
 
 
@@ -113,8 +114,29 @@ def test_a_folder_that_is_not_a_package_is_not_replaced(tmp_path: Path, run: Cal
     (folder / "letter.txt").write_text("大事な書類", encoding="utf-8")
     result = run("build", str(SEED), "--out", str(folder))
     assert result.exit_code == 2
-    assert "is not empty and holds no datapackage.json" in result.output
+    assert "holds letter.txt, which is not part of a published package" in result.output
     assert (folder / "letter.txt").read_text(encoding="utf-8") == "大事な書類"
+
+
+def test_a_project_checkout_is_not_taken_for_a_package(tmp_path: Path, run: Callable[..., Result]) -> None:
+    """A datapackage.json alone does not make a folder an earlier package: the team's own
+    configuration is one too."""
+    other = tmp_path / "another-project"
+    shutil.copytree(ROOT / "profiles", other / "profiles")
+    shutil.copy(ROOT / "datapackage.json", other / "datapackage.json")
+    before = tree_digest(other)
+    result = run("build", str(SEED), "--out", str(other))
+    assert result.exit_code == 2 and "profiles" in result.output
+    assert tree_digest(other) == before
+
+
+def test_a_symbolic_link_is_not_followed_or_replaced(tmp_path: Path, run: Callable[..., Result], previous: Path) -> None:
+    link = tmp_path / "link"
+    link.symlink_to(previous, target_is_directory=True)
+    before = tree_digest(previous)
+    result = run("build", str(SEED), "--out", str(link))
+    assert result.exit_code == 2 and "is a symbolic link" in result.output
+    assert link.is_symlink() and tree_digest(previous) == before
 
 
 def test_an_io_failure_is_a_message_not_a_traceback(previous: Path, run: Callable[..., Result], monkeypatch: pytest.MonkeyPatch) -> None:
