@@ -11,6 +11,7 @@ reproducible whatever the number of workers.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -55,32 +56,46 @@ def cache_key(name: str, data: bytes, profile: Profile, config: Config, encoding
     """What a report's result depends on: its name (it is in the records), bytes, profile,
     municipality, forced encoding and the pipeline's code."""
     municipality = config.municipality_of(profile)
+    columns = list(profile.columns.items())  # in order: the first key listing a header wins it
     facts = json.dumps(
-        [name, hashlib.sha256(data).hexdigest(), profile.columns, profile.sheet, asdict(municipality), encoding, code_version()],
-        ensure_ascii=False, sort_keys=True, default=str,
+        [name, hashlib.sha256(data).hexdigest(), columns, profile.sheet, asdict(municipality), encoding, code_version()],
+        ensure_ascii=False, default=str,
     )
     return hashlib.sha256(facts.encode("utf-8")).hexdigest()
 
 
 def _cached(cache_dir: Path | None, key: str) -> Processed | None:
+    """The stored result, or None when there is none or it is damaged in any way: each
+    file starts with the sha256 of the rest, checked before anything is unpickled."""
     if cache_dir is None:
         return None
     try:
-        with (cache_dir / f"{key}.pickle").open("rb") as handle:
-            found = pickle.load(handle)  # our own files, written below under a key of their content
-    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError):
+        blob = (cache_dir / f"{key}.pickle").read_bytes()
+    except OSError:
+        return None
+    digest, payload = blob[:32], blob[32:]
+    if hashlib.sha256(payload).digest() != digest:
+        return None
+    try:
+        found = pickle.loads(payload)  # our own file, intact, under a key of its inputs
+    except Exception:  # an older class layout, say: parse the report again
         return None
     return found if isinstance(found, Processed) else None
 
 
 def _store(cache_dir: Path | None, key: str, result: Processed) -> None:
+    """Keep a result for next time; the cache is optional, so a failure to write is ignored."""
     if cache_dir is None:
         return
-    cache_dir.mkdir(parents=True, exist_ok=True)
+    payload = pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL)
     temporary = cache_dir / f".{key}.{os.getpid()}.tmp"
-    with temporary.open("wb") as handle:
-        pickle.dump(result, handle, protocol=pickle.HIGHEST_PROTOCOL)
-    os.replace(temporary, cache_dir / f"{key}.pickle")  # atomic: a reader never sees half a file
+    try:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        temporary.write_bytes(hashlib.sha256(payload).digest() + payload)
+        os.replace(temporary, cache_dir / f"{key}.pickle")  # atomic: a reader never sees half a file
+    except OSError:
+        with contextlib.suppress(OSError):
+            temporary.unlink()
 
 
 @dataclass(frozen=True)

@@ -76,11 +76,47 @@ def test_a_change_of_code_or_profile_invalidates_the_cache(archive: Path, tmp_pa
     assert not any(p.cached for p in seen)
 
 
-def test_a_damaged_cache_entry_is_parsed_again(archive: Path, tmp_path: Path, config: Config) -> None:
+@pytest.mark.parametrize("damage", ["replace", "flip", "truncate"])
+def test_a_damaged_cache_entry_is_parsed_again(archive: Path, tmp_path: Path, config: Config, damage: str) -> None:
+    import random
+
     cache = tmp_path / "cache"
-    check([archive], config, Options(cache_dir=cache))
+    expected = check([archive], config, Options(cache_dir=cache)).tables["incidents"]
+    rng = random.Random(damage)
     for entry in cache.glob("*.pickle"):
-        entry.write_bytes(b"not a pickle")
+        data = bytearray(entry.read_bytes())
+        if damage == "replace":
+            data = bytearray(b"not a pickle")
+        elif damage == "flip":
+            for _ in range(8):
+                data[rng.randrange(len(data))] ^= 0xFF
+        else:
+            data = data[: len(data) // 2]
+        entry.write_bytes(bytes(data))
     seen: list[process.Processed] = []
-    assert check([archive], config, Options(cache_dir=cache, progress=seen.append)).ok
+    outcome = check([archive], config, Options(cache_dir=cache, progress=seen.append))
+    assert outcome.ok and not any(p.cached for p in seen)
+    assert outcome.tables["incidents"] == expected
+
+
+def test_a_cache_that_cannot_be_written_is_skipped(archive: Path, tmp_path: Path, config: Config) -> None:
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("a file where the cache folder would go", encoding="utf-8")
+    outcome = build([archive], config, tmp_path / "out", Options(cache_dir=blocked / "reports"))
+    assert outcome.ok and outcome.published == tmp_path / "out"
+
+
+def test_the_order_of_a_profiles_columns_is_part_of_the_key(tmp_path: Path, config: Config) -> None:
+    """The first column key listing a header wins it, so reordering keys can change the result."""
+    import json
+
+    city = tmp_path / "city"
+    shutil.copytree(INVENTED / "kaku-shi", city)
+    cache = tmp_path / "cache"
+    check([city], config, Options(cache_dir=cache))
+    profile = json.loads((city / "profile.json").read_text(encoding="utf-8"))
+    profile["columns"] = dict(reversed(list(profile["columns"].items())))
+    (city / "profile.json").write_text(json.dumps(profile, ensure_ascii=False), encoding="utf-8")
+    seen: list[process.Processed] = []
+    check([city], config, Options(cache_dir=cache, progress=seen.append))
     assert not any(p.cached for p in seen)
