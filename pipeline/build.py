@@ -175,11 +175,13 @@ def _check(paths: list[Path], config: Config, options: Options) -> Outcome:
     found = find_inputs(paths)
     processed = process_all(found.inputs, config, options.encoding, options.workers, options.cache_dir, options.progress)
     outcome.problems.extend(found.skipped)
+    selection = select_reports([r.report for r in processed if r.report is not None], config)
+    replaced = {id(r) for r in selection.superseded}
     for result in processed:
-        outcome.problems.extend(result.problems)
+        if id(result.report) not in replaced:  # a replaced report's own faults no longer matter
+            outcome.problems.extend(result.problems)
         if result.report is None:
             outcome.unreadable[result.name] = result.rows_unreadable
-    selection = select_reports([r.report for r in processed if r.report is not None], config)
     outcome.reports, outcome.superseded = selection.reports, selection.superseded
     outcome.read_reports = selection.reports + selection.clashing
     outcome.problems.extend(selection.problems)

@@ -235,7 +235,7 @@ def normalize_report(report: RawReport, municipality: Municipality) -> Normalize
             "title": report.title,
             "source_file": report.file,
             "source_sha256": report.sha256,
-            "incident_count": incidents,
+            "incident_count": report.rows_read,  # as the report lists them, valid or not
         },
         Source(report.file, None, None),
     )

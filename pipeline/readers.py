@@ -24,7 +24,8 @@ from .errors import Problem, ValueProblem
 TEXT_SUFFIXES = (".txt", ".tsv", ".csv")
 EXCEL_SUFFIXES = (".xlsx", ".xlsm")
 REPORT_SUFFIXES = TEXT_SUFFIXES + EXCEL_SUFFIXES
-CORRECTION_MARKS = ("訂正版", "訂正", "修正版")
+CORRECTION_MARKS = ("訂正版", "訂正後", "修正版", "(訂正)", "（訂正）")
+ORIGINAL_MARKS = ("訂正前", "修正前")  # "before correction": the original, not the correction
 MAX_FILE_BYTES = 64 * 1024 * 1024
 
 
@@ -226,6 +227,7 @@ def read_report(path: Path, profile: Profile, encoding: str | None = None, name:
         reason = f"{suffix or 'files without an extension'} is not a report form this pipeline reads; use .txt, .tsv, .csv or .xlsx"
         raise unreadable(file, reason, f"{suffix or '拡張子のないファイル'} は読める報告の形式ではありません。.txt、.tsv、.csv、.xlsx にしてください")
     parsed = parse_grid(grid, file, profile)
-    correction = any(mark in parsed.title or mark in path.stem for mark in CORRECTION_MARKS)
+    marked = f"{parsed.title} {path.stem}"
+    correction = any(m in marked for m in CORRECTION_MARKS) and not any(m in marked for m in ORIGINAL_MARKS)
     return RawReport(file, hashlib.sha256(data).hexdigest(), len(data), parsed.title, parsed.period, parsed.headers,
                      tuple(parsed.rows), profile, correction, tuple(parsed.ragged), tuple(parsed.problems))

@@ -38,10 +38,15 @@ class Found:
     skipped: list[Problem]
 
 
+def _hidden(relative: Path) -> bool:
+    """Dot files and folders (editor and notebook checkpoints, .git) and Office lock files."""
+    return any(part.startswith(".") for part in relative.parts) or relative.name.startswith("~$")
+
+
 def _candidates(item: Path) -> tuple[list[Path], list[Path]]:
     if not item.is_dir():
         return [item], []
-    files = sorted(p for p in item.rglob("*") if p.is_file() and not p.name.startswith((".", "~$")))
+    files = sorted(p for p in item.rglob("*") if p.is_file() and not _hidden(p.relative_to(item)))
     reports = [p for p in files if p.suffix.lower() in REPORT_SUFFIXES]
     others = [p for p in files if p.suffix.lower() not in REPORT_SUFFIXES and p.name not in PROFILE_NAMES and p.suffix.lower() != ".md"]
     return reports, others
@@ -61,9 +66,11 @@ def find_inputs(items: list[Path]) -> Found:
         for path in others:
             skipped.append(Problem("file-skipped", path.relative_to(item).as_posix(), severity="warning",
                                    params={"suffix": path.suffix or "(none)"}))
-    short = [path.name if path == top else path.relative_to(top).as_posix() for path, top in found]
-    clashes = {n for n, times in Counter(short).items() if times > 1}
-    inputs = [Input(path, top, str(path) if name in clashes else name) for (path, top), name in zip(found, short)]
+    names = [path.name if path == top else path.relative_to(top).as_posix() for path, top in found]
+    for longer in (lambda p: str(p), lambda p: str(p.resolve())):  # until every name is unique
+        clashes = {n for n, times in Counter(names).items() if times > 1}
+        names = [longer(path) if name in clashes else name for (path, _), name in zip(found, names)]
+    inputs = [Input(path, top, name) for (path, top), name in zip(found, names)]
     return Found(inputs, skipped)
 
 

@@ -170,3 +170,44 @@ def test_a_formula_without_a_saved_value_is_rejected(run: Callable[..., Result],
     result = run("validate", str(path))
     assert result.exit_code == 1
     assert "cell A3 holds a formula with no saved value" in result.stderr
+
+
+def test_hidden_folders_are_not_read(run: Callable[..., Result], tmp_path: Path) -> None:
+    inputs = tmp_path / "inputs"
+    (inputs / ".ipynb_checkpoints").mkdir(parents=True)
+    shutil.copy(SEED, inputs)
+    shutil.copy(SEED, inputs / ".ipynb_checkpoints" / "jimu-checkpoint.txt")
+    result = run("validate", str(inputs))
+    assert result.exit_code == 0, result.stderr
+
+
+def test_a_file_marked_before_correction_is_the_original(run: Callable[..., Result], tmp_path: Path) -> None:
+    inputs = tmp_path / "inputs"
+    inputs.mkdir()
+    shutil.copy(INVENTED / "INVENTED-2024q2.txt", inputs / "2024q2_訂正前.txt")
+    shutil.copy(INVENTED / "INVENTED-2024q2-訂正版.txt", inputs / "2024q2_訂正版.txt")
+    result = run("build", str(inputs), "--out", str(tmp_path / "out"))
+    assert result.exit_code == 0, result.stderr
+    assert "2024q2_訂正前.txt: value" in result.stderr and "replaced by the corrected report 2024q2_訂正版.txt" in result.stderr
+
+
+def test_a_replaced_reports_own_faults_do_not_block_its_correction(run: Callable[..., Result], tmp_path: Path) -> None:
+    inputs = tmp_path / "inputs"
+    inputs.mkdir()
+    original = (INVENTED / "INVENTED-2024q2.txt").read_text(encoding="utf-8")
+    (inputs / "2024q2.txt").write_text(original + "6\t余分な\t行\n", encoding="utf-8")  # a ragged row
+    shutil.copy(INVENTED / "INVENTED-2024q2-訂正版.txt", inputs)
+    result = run("build", str(inputs), "--out", str(tmp_path / "out"))
+    assert result.exit_code == 0, result.stderr
+
+
+def test_names_stay_unique_whatever_the_inputs(run: Callable[..., Result], tmp_path: Path) -> None:
+    for folder in ("d1/sub", "d2", "sub"):
+        (tmp_path / folder).mkdir(parents=True)
+    shutil.copy(SEED, tmp_path / "d1" / "sub" / "x.txt")
+    shutil.copy(INVENTED / "INVENTED-2024q2.txt", tmp_path / "d2" / "x.txt")
+    shutil.copy(INVENTED / "INVENTED-2024q2-訂正版.txt", tmp_path / "sub" / "x.txt")
+    from pipeline.sources import find_inputs
+
+    names = [i.name for i in find_inputs([tmp_path / "d1", tmp_path / "d2", tmp_path / "sub" / "x.txt"]).inputs]
+    assert len(names) == len(set(names)) == 3

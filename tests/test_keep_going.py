@@ -54,6 +54,8 @@ def test_valid_rows_are_published_and_rejected_ones_set_aside(make_report: Calla
     assert not rejected.is_relative_to(out)
     sources = json.loads((out / "datapackage.json").read_text(encoding="utf-8"))["sources"]
     assert [s.get("x_rows_rejected") for s in sources] == [3]  # the package says it is partial
+    (report,) = json.loads((out / "data" / "reports.json").read_text(encoding="utf-8"))
+    assert report["incident_count"] == 7  # as the report lists them, whichever check dropped a row
 
 
 def test_the_rejects_file_may_not_be_published(run: Callable[..., Result], tmp_path: Path) -> None:
