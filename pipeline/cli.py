@@ -95,8 +95,10 @@ def progress_bar(lang: str) -> Iterator[Progress | None]:
             click.echo(f"\r{label} {counts['reports']:,}  {rows} {counts['rows']:,}  {time.monotonic() - started:6.1f} s",
                        err=True, nl=False)
 
-    yield tell
-    click.echo(f"\r{' ' * 60}\r", err=True, nl=False)
+    try:
+        yield tell
+    finally:
+        click.echo(f"\r{' ' * 60}\r", err=True, nl=False)
 
 
 def load(config_path: Path, profile: Path | None) -> Config:

@@ -5,8 +5,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-PYTHONHASHSEED=1 .venv/bin/pipeline build --no-cache --workers 1 --out "$tmp/first" >/dev/null 2>&1
-PYTHONHASHSEED=2 .venv/bin/pipeline build --no-cache --workers 2 --out "$tmp/second" >/dev/null 2>&1
+build() {  # seed, workers, folder; the build's own output is shown only when it fails
+    if ! PYTHONHASHSEED=$1 .venv/bin/pipeline build --no-cache --workers "$2" --out "$3" >"$tmp/log" 2>&1; then
+        cat "$tmp/log" >&2; echo "reproducibility check failed: the build itself failed" >&2; exit 1
+    fi
+}
+build 1 1 "$tmp/first"
+build 2 2 "$tmp/second"
 sums() { (cd "$1" && find . -type f | LC_ALL=C sort | xargs sha256sum); }
 sums "$tmp/first" > "$tmp/first.sha256"
 sums "$tmp/second" > "$tmp/second.sha256"
