@@ -93,21 +93,19 @@ class Options:
 
 
 def to_tables(normalized: Normalized, schemas: dict[str, TableSchema]) -> dict[str, pa.Table]:
-    """Typed Arrow tables built column by column, rows in primary-key order (records and
-    sources permuted alike, so that a row's index still finds its source)."""
+    """Typed Arrow tables, one pa.array per column, rows in primary-key order (the
+    normalized rows and their sources reordered alike, so an index still finds its source)."""
     tables: dict[str, pa.Table] = {}
     for name in TABLES:
         schema = schemas[name].arrow_schema()
-        records = normalized.records[name]
-        columns = [pa.array([r[f.name] for r in records], f.type) for f in schema]
+        values = normalized.columns[name]
+        columns = [pa.array(values.get(f.name, []), f.type) for f in schema]
         table = pa.Table.from_arrays(columns, schema=pa.schema([f.with_nullable(True) for f in schema]))
         order = pc.sort_indices(table, sort_keys=[(k, "ascending") for k in schemas[name].primary_key])
         in_order = len(order) == 0 or pc.all(pc.equal(order, pa.array(range(len(order)), order.type))).as_py()
         if not in_order:
             table = table.take(order)
-            positions = order.to_pylist()
-            normalized.records[name] = [records[i] for i in positions]
-            normalized.sources[name] = [normalized.sources[name][i] for i in positions]
+            normalized.keep(name, order.to_pylist())
         tables[name] = table
     return tables
 
@@ -116,14 +114,14 @@ def _locate(normalized: Normalized, table: str, index: int, fieldname: str, valu
     """normalize.locate, plus the value as the source wrote it when the record keeps it."""
     source, header = locate(normalized, table, index, fieldname)
     dates = FIELD_COLUMN.get(fieldname.split(",")[0], ())[:1] in (("dates",), ("occurred",), ("discovered",))
-    written = normalized.records[table][index].get("dates_as_written") if dates and header else None
+    written = normalized.value(table, index, "dates_as_written") if dates and header else None
     return source, header, written or value
 
 
-def _first_rows(records: list[dict[str, object]]) -> dict[object, int]:
+def _first_rows(ids: list[object]) -> dict[object, int]:
     first: dict[object, int] = {}
-    for i, record in enumerate(records):
-        first.setdefault(record["incident_id"], i)
+    for i, value in enumerate(ids):
+        first.setdefault(value, i)
     return first
 
 
@@ -134,7 +132,7 @@ def validate_tables(tables: dict[str, pa.Table], normalized: Normalized, schemas
         for v in checks.check_table(tables[name], schemas[name], tables):
             source, header, value = _locate(normalized, name, v.index, v.field, v.value)
             if name == "incidents" and v.check == "primary-key":
-                other = normalized.sources[name][first_index.setdefault(name, _first_rows(normalized.records[name]))[v.value]]
+                other = normalized.sources[name][first_index.setdefault(name, _first_rows(normalized.columns[name]["incident_id"]))[v.value]]
                 problems.append(
                     Problem("duplicate-incident", source.file, source.row, source.no, "incident_id", header, value,
                             params={"other_file": f"{other.file}, row {other.row}"})

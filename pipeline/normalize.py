@@ -45,29 +45,52 @@ class Source:
     no: str | None
 
 
+_TABLES = ("reports", "incidents", "measures", "figures")
+
+
 @dataclass
 class Normalized:
-    """Records per table, each with its Source at the same index."""
+    """Records per table, held column-wise (a list per field: compact, cheap to pickle and
+    to hand to Arrow), each row with its Source at the same index."""
 
-    records: dict[str, list[Record]] = field(default_factory=lambda: {t: [] for t in ("reports", "incidents", "measures", "figures")})
-    sources: dict[str, list[Source]] = field(default_factory=lambda: {t: [] for t in ("reports", "incidents", "measures", "figures")})
+    columns: dict[str, dict[str, list[Any]]] = field(default_factory=lambda: {t: {} for t in _TABLES})
+    sources: dict[str, list[Source]] = field(default_factory=lambda: {t: [] for t in _TABLES})
     problems: list[Problem] = field(default_factory=list)
     headers: dict[str, dict[str, str]] = field(default_factory=dict)  # file -> column key -> header text
     rows_read: int = 0
     rows_rejected: int = 0
 
     def add(self, table: str, record: Record, source: Source) -> None:
-        self.records[table].append(record)
+        columns = self.columns[table]
+        for key, value in record.items():
+            if key in columns:
+                columns[key].append(value)
+            else:  # a field first seen now: earlier rows had none
+                columns[key] = [None] * len(self.sources[table]) + [value]
         self.sources[table].append(source)
 
     def extend(self, other: Normalized) -> None:
-        for table in self.records:
-            self.records[table].extend(other.records[table])
+        for table in self.columns:
+            mine = self.columns[table]
+            for key, values in other.columns[table].items():
+                if key in mine:
+                    mine[key].extend(values)
+                else:
+                    mine[key] = [None] * len(self.sources[table]) + values
             self.sources[table].extend(other.sources[table])
         self.problems.extend(other.problems)
         self.headers.update(other.headers)
         self.rows_read += other.rows_read
         self.rows_rejected += other.rows_rejected
+
+    def value(self, table: str, index: int, key: str) -> Any:
+        column = self.columns[table].get(key)
+        return None if column is None else column[index]
+
+    def keep(self, table: str, positions: list[int]) -> None:
+        """Only the rows at `positions`, in that order (a sort or a filter)."""
+        self.columns[table] = {key: [values[i] for i in positions] for key, values in self.columns[table].items()}
+        self.sources[table] = [self.sources[table][i] for i in positions]
 
 
 def locate(normalized: Normalized, table: str, index: int, fieldname: str) -> tuple[Source, str | None]:

@@ -29,12 +29,13 @@ Validate = Callable[[Normalized], tuple[dict[str, pa.Table], list[Problem]]]
 
 def _without(normalized: Normalized, rows: set[tuple[str, int]], files: set[str]) -> Normalized:
     kept = Normalized(problems=list(normalized.problems), headers=dict(normalized.headers),
-                      rows_read=normalized.rows_read, rows_rejected=normalized.rows_rejected)
-    for table, records in normalized.records.items():
-        for record, source in zip(records, normalized.sources[table]):
-            if source.file in files or (source.row is not None and (source.file, source.row) in rows):
-                continue
-            kept.add(table, record, source)
+                      rows_read=normalized.rows_read, rows_rejected=normalized.rows_rejected,
+                      columns={t: dict(c) for t, c in normalized.columns.items()},
+                      sources={t: list(s) for t, s in normalized.sources.items()})
+    for table, sources in normalized.sources.items():
+        keep = [i for i, s in enumerate(sources)
+                if s.file not in files and not (s.row is not None and (s.file, s.row) in rows)]
+        kept.keep(table, keep)
     return kept
 
 
