@@ -224,7 +224,7 @@ def write_package(outcome: Outcome, config: Config, folder: Path) -> list[Writte
 def build(paths: list[Path], config: Config, out: Path, options: Options = Options(), wait: bool = True,
           keep_going: bool = False) -> Outcome:
     """Check everything; publish to `out` atomically only when nothing is invalid, or,
-    with `keep_going`, the rows that are valid (the rest stay in `outcome.rejected`)."""
+    with `keep_going`, the rows that are valid (see rejects.rejected_rows for the rest)."""
     publish.check_target(out, [*paths, config.root / "datapackage.json", config.root / "schema"])
     outcome = check(paths, config, options)
     if keep_going and not outcome.ok:
