@@ -48,7 +48,7 @@ import pyarrow.compute as pc
 from .config import ConfigError
 from .errors import Problem
 from .normalize import Normalized, locate
-from .text import fold_width
+from .text import fold_number, fold_width
 
 KINDS: dict[str, tuple[str, str]] = {
     "email": ("an e-mail address", "メールアドレス"),
@@ -76,7 +76,6 @@ GENERIC_ENDINGS = tuple(
 # The honorific's character is part of a word when followed by these (様式, 様子, 氏名).
 NOT_HONORIFIC_NEXT = {"様": "式子々相態な性化", "さま": "ざ", "氏": "名族"}
 
-_DIGIT_VIEW = str.maketrans({"ー": "-", "ｰ": "-", "\u00a0": " ", "\u2009": " ", "\u202f": " ", "\t": " "})
 _NUMERAL = r"(?:[0-9]{1,4}|[一二三四五六七八九十〇百]{1,4})"
 _NAME_CHAR = r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff々〆ヵヶ\u30a1-\u30fa\u30fc]"
 _OPEN = r"(?<![0-9A-Za-z])(?<![0-9]-)"  # a number starts here: no digit or letter, or digit-dash, before
@@ -149,7 +148,7 @@ class PrivacyException:
 
 def _comparable(text: str) -> str:
     """Width, spaces and dash styles ignored; numbers compared by their digits."""
-    folded = fold_width(text).translate(_DIGIT_VIEW)
+    folded = fold_number(text)
     if re.fullmatch(r"[0-9+()\- 〒]+", folded):
         return re.sub(r"\D", "", folded)
     return re.sub(r"\s+", "", folded)
@@ -222,7 +221,7 @@ def _scan(text: str, office: frozenset[str]) -> list[Finding]:
     found: list[tuple[str, int, int]] = []
     if "@" in view:
         found += [("email", m.start(), m.end()) for m in _EMAIL.finditer(view)]
-    digit_view = view.translate(_DIGIT_VIEW)
+    digit_view = fold_number(text)
     has_digit = _ANY_DIGIT.search(digit_view) is not None
     if has_digit:
         found += _numbers(digit_view, office)
@@ -308,7 +307,7 @@ def office_phones(tables: Mapping[str, pa.Table]) -> set[str]:
 # cannot hold a finding, so only the few that do are scanned in Python (tested in
 # tests/test_privacy_prefilter.py against scan_text itself).
 # A superset of what scan_text can find, in RE2 syntax for Arrow, matched against the same
-# folded view scan_text reads (fold_width, then _DIGIT_VIEW): a value that does not match
+# folded view scan_text reads (text.fold_number): a value that does not match
 # cannot hold a finding, so only the few that do are scanned in Python. A hypothesis test
 # (tests/test_privacy_prefilter.py) checks it against scan_text itself.
 _D, _S = "[0-9]", "[-() +]"  # digits and what may part their groups, once folded
@@ -323,7 +322,7 @@ PREFILTER = (
 
 def folded_view(text: str) -> str:
     """What the detectors read: width folded, dash and space variants made ASCII."""
-    return fold_width(text).translate(_DIGIT_VIEW)
+    return fold_number(text)
 
 
 # Made by the pipeline from configuration and arithmetic, never copied from a clerk's text.

@@ -29,6 +29,16 @@ def fold_width(text: str) -> str:
     return text.translate(_FOLD)
 
 
+# Where numbers are read (phones, codes), ー and ｰ typed for a dash are dashes too, and
+# no-break, thin and tab spaces are spaces; in prose they are not, so fold_width keeps them.
+_NUMBER = str.maketrans({"ー": "-", "ｰ": "-", "\u00a0": " ", "\u2009": " ", "\u202f": " ", "\t": " "})
+
+
+def fold_number(text: str) -> str:
+    """fold_width, plus the dash and space stand-ins clerks type inside numbers."""
+    return text.translate(_FOLD).translate(_NUMBER)
+
+
 def _join(match: re.Match[str]) -> str:
     """Lines of Japanese text join without a space (a sentence wrapped in a cell);
     anything else, e.g. two bullets or Latin words, with one."""

@@ -9,7 +9,7 @@ import re
 from dataclasses import dataclass
 
 from .errors import ValueProblem
-from .text import clean_text, fold_width
+from .text import clean_text, fold_number, fold_width
 
 
 def parse_no(text: str) -> int:
@@ -45,12 +45,9 @@ def parse_leak(text: str) -> Leak:
     return Leak(leaked, persons)
 
 
-_PHONE_DASHES = str.maketrans({"ー": "-", "ｰ": "-", "−": "-", "―": "-"})
-
-
 def parse_phone(text: str) -> str:
     """`0796-24-7033`, `０７９６－２４－７０３３`, `0796(24)7033` → `0796-24-7033`."""
-    folded = fold_width(text).translate(_PHONE_DASHES).strip()
+    folded = fold_number(text).strip()
     folded = re.sub(r"\s*[-()]\s*|\s+", "-", folded).strip("-")
     m = re.fullmatch(r"0[0-9]{1,4}-[0-9]{1,4}-[0-9]{3,4}", folded)
     digits = re.sub(r"\D", "", folded)
