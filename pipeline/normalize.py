@@ -49,6 +49,29 @@ _TABLES = ("reports", "incidents", "measures", "figures")
 
 
 @dataclass
+class Memo:
+    """Each distinct cell parsed once: the cell parsers are pure functions of the text, and
+    the reports normalized together repeat their dates, offices, phones and leak cells
+    (a national archive, thousands of times). A value or the ValueProblem raised is kept;
+    make one per batch of reports, so that it never grows with the archive."""
+
+    results: dict[tuple[Callable[[str], Any], str], Any] = field(default_factory=dict)
+
+    def call(self, parser: Callable[[str], T], text: str) -> T | ValueProblem:
+        key = (parser, text)
+        try:
+            return self.results[key]  # type: ignore[no-any-return]
+        except KeyError:
+            pass
+        try:
+            found: T | ValueProblem = parser(text)
+        except ValueProblem as exc:
+            found = exc
+        self.results[key] = found
+        return found
+
+
+@dataclass
 class Normalized:
     """Records per table, held column-wise (a list per field: compact, cheap to pickle and
     to hand to Arrow), each row with its Source at the same index."""
@@ -108,8 +131,8 @@ def report_id(municipality: Municipality, report: RawReport) -> str:
 class _Row:
     """Applies normalizers to one raw row, collecting every problem instead of stopping."""
 
-    def __init__(self, report: RawReport, raw: RawRow) -> None:
-        self.report, self.raw, self.profile = report, raw, report.profile
+    def __init__(self, report: RawReport, raw: RawRow, memo: Memo) -> None:
+        self.report, self.raw, self.profile, self.memo = report, raw, report.profile, memo
         self.no = raw.cells.get("no", "").strip() or None
         self.problems: list[Problem] = []
 
@@ -118,7 +141,10 @@ class _Row:
 
     def check_cells(self) -> None:
         """Refuse cells with invisible control or bidi-override characters, and oversized cells."""
-        for key, text in self.raw.cells.items():
+        cells = self.raw.cells
+        if max(map(len, cells.values()), default=0) <= MAX_CELL_CHARS and not hidden_characters("\t".join(cells.values())):
+            return  # the common case, in one search (a tab is not hidden)
+        for key, text in cells.items():
             fieldname = _FIELD_OF_COLUMN.get(key, key)
             hidden = hidden_characters(text)
             if hidden:
@@ -135,17 +161,19 @@ class _Row:
         header = self.report.headers.get(key) or (self.profile.header_text(key) if key in self.profile.columns else None)
         return Problem(code, self.report.file, self.raw.line, self.no, fieldname, header, value, params=params)
 
-    def parse(self, key: str, fieldname: str, parser: Callable[[str], T], required: bool = True) -> T | None:
+    def parse(self, key: str, fieldname: str, parser: Callable[[str], T], required: bool = True,
+              part: str | None = None) -> T | None:
+        """The cell's value, or None with the problem noted; `part`: parse that part of the cell."""
         text = self.cell(key)
         if not text.strip():
             if required:
                 self.problems.append(self.problem("missing-value", key, fieldname, None))
             return None
-        try:
-            return parser(text)
-        except ValueProblem as exc:
-            self.problems.append(self.problem("bad-value", key, fieldname, text.strip(), reason=exc.reason, reason_ja=exc.reason_ja))
+        found = self.memo.call(parser, text if part is None else part)
+        if isinstance(found, ValueProblem):
+            self.problems.append(self.problem("bad-value", key, fieldname, text.strip(), reason=found.reason, reason_ja=found.reason_ja))
             return None
+        return found
 
     def text(self, key: str, fieldname: str, required: bool = True) -> str | None:
         value = self.parse(key, fieldname, clean_text, required)
@@ -154,7 +182,7 @@ class _Row:
 
     def check_characters(self, key: str, fieldname: str, value: str | None) -> None:
         """A warning, not an error: the text is published as the source wrote it."""
-        odd = unusual_characters(value or "")
+        odd = self.memo.call(unusual_characters, value or "")
         if odd:
             chars = "、".join(f"{c} (U+{ord(c):04X})" for c in odd)
             found = self.problem("unusual-character", key, fieldname, None, chars=chars)
@@ -165,7 +193,7 @@ def _dates(row: _Row) -> tuple[DatesCell | None, str]:
     """The dates from one 発生日 (判明日) cell, or from separate 発生日 and 判明日 columns;
     with the cell(s) as written, kept for readers."""
     if "discovered" not in row.report.headers:
-        return row.parse("dates", "discovered_on", parse_dates_cell), clean_text(row.cell("dates"))
+        return row.parse("dates", "discovered_on", parse_dates_cell), row.memo.call(clean_text, row.cell("dates"))  # type: ignore[return-value]
     discovered = row.parse("discovered", "discovered_on", parse_date)
     occurrence = row.parse("occurred", "occurred_on", parse_occurrence, required=False) or (None, None)
     occurred_text, discovered_text = clean_text(row.cell("occurred")), clean_text(row.cell("discovered"))
@@ -173,14 +201,15 @@ def _dates(row: _Row) -> tuple[DatesCell | None, str]:
     return (DatesCell(*occurrence, discovered) if discovered else None), written
 
 
-def normalize_report(report: RawReport, municipality: Municipality) -> Normalized:
+def normalize_report(report: RawReport, municipality: Municipality, memo: Memo | None = None) -> Normalized:
+    memo = Memo() if memo is None else memo
     out = Normalized(rows_read=len(report.rows), headers={report.file: dict(report.headers)})
     rid = report_id(municipality, report)
     period = {"report_period_start": report.period.start, "report_period_end": report.period.end}
     seen: dict[int, int] = {}
     incidents = 0
     for raw in report.rows:
-        row = _Row(report, raw)
+        row = _Row(report, raw, memo)
         row.check_cells()
         no = row.parse("no", "report_no", parse_no)
         dates, dates_written = _dates(row)
@@ -194,7 +223,7 @@ def normalize_report(report: RawReport, municipality: Municipality) -> Normalize
         summary, block = summary_text if summary_text else (None, None)
         figures = []
         if block is not None:
-            figures = row.parse("summary", "figures", lambda _: parse_figures(block)) or []
+            figures = row.parse("summary", "figures", parse_figures, part=block) or []
         row.check_characters("summary", "summary", summary)
         for measure in measures_text:
             row.check_characters("measures", "measure", measure)
