@@ -16,7 +16,7 @@ import hashlib
 import json
 import os
 import pickle
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from functools import lru_cache
@@ -24,7 +24,7 @@ from pathlib import Path
 
 from .config import Config, ConfigError, Profile
 from .errors import Problem
-from .normalize import Normalized, normalize_report
+from .normalize import Memo, Normalized, normalize_report
 from .readers import RawReport, ReadFailed, read_report
 from .sources import Input
 
@@ -83,11 +83,10 @@ def _cached(cache_dir: Path | None, key: str) -> Processed | None:
     return found if isinstance(found, Processed) else None
 
 
-def _store(cache_dir: Path | None, key: str, result: Processed) -> None:
-    """Keep a result for next time; the cache is optional, so a failure to write is ignored."""
-    if cache_dir is None:
+def _store(cache_dir: Path | None, key: str, payload: bytes) -> None:
+    """Keep a pickled result for next time; the cache is optional, so a failure to write is ignored."""
+    if cache_dir is None or not key:
         return
-    payload = pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL)
     temporary = cache_dir / f".{key}.{os.getpid()}.tmp"
     try:
         cache_dir.mkdir(parents=True, exist_ok=True)
@@ -128,19 +127,41 @@ def prepare(item: Input, config: Config, encoding: str | None, cache_dir: Path |
     return Job(item, profile, key, config, encoding, cache_dir)
 
 
-def parse(job: Job) -> Processed:
-    """Read and normalize one report (in a worker process, or here), and cache the result."""
+def parse(job: Job, memo: Memo | None = None) -> Processed:
+    """Read and normalize one report (`memo`: cells already parsed in this batch)."""
     item = job.item
     try:
         report = read_report(item.path, job.profile, job.encoding, item.name)
     except ReadFailed as failed:
-        result = Processed(item.name, None, None, failed.problems, failed.rows)
-    else:
-        normalized = normalize_report(report, job.config.municipality_of(report.profile))
-        result = Processed(item.name, report, normalized, list(report.problems))
-    if job.key:
-        _store(job.cache_dir, job.key, result)
-    return result
+        return Processed(item.name, None, None, failed.problems, failed.rows)
+    normalized = normalize_report(report, job.config.municipality_of(report.profile), memo)
+    return Processed(item.name, report, normalized, list(report.problems))
+
+
+def parse_batch(jobs: list[Job]) -> list[Processed]:
+    """Parse reports here, caching each result."""
+    memo = Memo()
+    results = [parse(job, memo) for job in jobs]
+    for job, result in zip(jobs, results):
+        if job.cache_dir is not None and job.key:
+            _store(job.cache_dir, job.key, pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL))
+    return results
+
+
+def parse_batch_pickled(jobs: list[Job]) -> list[bytes]:
+    """parse_batch in a worker process: each result pickled once, for the cache and for the
+    trip back to the parent alike (the pool would otherwise pickle it a second time)."""
+    memo = Memo()
+    payloads = []
+    for job in jobs:
+        payload = pickle.dumps(parse(job, memo), protocol=pickle.HIGHEST_PROTOCOL)
+        _store(job.cache_dir, job.key, payload)
+        payloads.append(payload)
+    return payloads
+
+
+def batches(jobs: list[Job], size: int) -> list[list[Job]]:
+    return [jobs[i : i + size] for i in range(0, len(jobs), size)]
 
 
 def process_all(inputs: list[Input], config: Config, encoding: str | None = None, workers: int = 1,
@@ -162,15 +183,17 @@ def process_all(inputs: list[Input], config: Config, encoding: str | None = None
             todo.append((len(results), prepared))
             results.append(None)
     jobs = [job for _, job in todo]
+    at = iter(i for i, _ in todo)
     if workers <= 1 or len(jobs) < 2 * workers:
-        parsed: Iterator[Processed] = map(parse, jobs)
-        for (at, _), result in zip(todo, parsed):
-            results[at] = _told(result, progress)
+        for batch in batches(jobs, 64):
+            for result in parse_batch(batch):
+                results[next(at)] = _told(result, progress)
     else:
+        size = max(1, min(64, len(jobs) // (workers * 8)))
         with ProcessPoolExecutor(max_workers=workers) as pool:
-            chunk = max(1, min(64, len(jobs) // (workers * 8)))
-            for (at, _), result in zip(todo, pool.map(parse, jobs, chunksize=chunk)):
-                results[at] = _told(result, progress)
+            for payloads in pool.map(parse_batch_pickled, batches(jobs, size)):
+                for payload in payloads:
+                    results[next(at)] = _told(pickle.loads(payload), progress)
     return [r for r in results if r is not None]
 
 
