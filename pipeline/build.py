@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import os
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -25,7 +26,7 @@ from .readers import RawReport
 from .schema import TABLES, TableSchema, load_schemas
 from .process import Progress, process_all
 from .sources import find_inputs, select_reports
-from .writers import WrittenFile, write_table
+from .writers import WrittenFile, write_tables
 
 
 @dataclass(frozen=True)
@@ -206,10 +207,8 @@ def validate_all(normalized: Normalized, config: Config) -> tuple[dict[str, pa.T
 
 def write_package(outcome: Outcome, config: Config, folder: Path) -> list[WrittenFile]:
     schemas = load_schemas()
-    files: list[WrittenFile] = []
-    for name in TABLES:
-        strict = schemas[name].arrow_schema()
-        files.extend(write_table(name, outcome.tables[name].cast(strict), folder))
+    strict = {name: outcome.tables[name].cast(schemas[name].arrow_schema()) for name in TABLES}
+    files = write_tables(strict, folder, threads=min(4, os.cpu_count() or 1))
     rejected = {s.file: s.rows_rejected for s in outcome.summaries() if s.rows_rejected}
     descriptor = package.descriptor(config.metadata, files, schemas, outcome.reports, rejected)
     package.write_descriptor(descriptor, folder)
