@@ -17,7 +17,7 @@ import json
 import os
 import pickle
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -160,40 +160,49 @@ def parse_batch_pickled(jobs: list[Job]) -> list[bytes]:
     return payloads
 
 
-def batches(jobs: list[Job], size: int) -> list[list[Job]]:
-    return [jobs[i : i + size] for i in range(0, len(jobs), size)]
-
-
 def process_all(inputs: list[Input], config: Config, encoding: str | None = None, workers: int = 1,
                 cache_dir: Path | None = None, progress: Progress | None = None) -> list[Processed]:
     """Every input processed, in input order; `progress` hears of each as it is done.
-    Cached results are loaded here; only the reports to parse go to the workers."""
+
+    Cached results are loaded here. The reports to parse go out in batches as soon as a
+    batch is full, so the workers start while later files are still being hashed; the
+    worker processes start only when a first batch is full, and a last, partial batch
+    is parsed here when there are no workers (one corrected report, say)."""
     profiles: dict[Path, Profile] = {}
     results: list[Processed | None] = []
-    todo: list[tuple[int, Job]] = []
-    for item in inputs:
-        prepared = prepare(item, config, encoding, cache_dir, profiles)
-        hit = _cached(cache_dir, prepared.key) if isinstance(prepared, Job) and prepared.key else None
-        if isinstance(prepared, Processed) or hit is not None:
-            done = prepared if isinstance(prepared, Processed) else hit
-            if hit is not None:
-                hit.cached = True
-            results.append(_told(done, progress))  # type: ignore[arg-type]
-        else:
-            todo.append((len(results), prepared))
+    size = max(1, min(32, len(inputs) // (max(workers, 1) * 8)))
+    waiting: list[tuple[list[int], Future[list[bytes]] | list[Job]]] = []
+    batch: list[tuple[int, Job]] = []
+    with contextlib.ExitStack() as stack:
+        pool: ProcessPoolExecutor | None = None
+
+        def send(full: bool) -> None:
+            nonlocal pool
+            if full and pool is None and workers > 1:
+                pool = stack.enter_context(ProcessPoolExecutor(max_workers=workers))
+            jobs = [job for _, job in batch]
+            waiting.append(([at for at, _ in batch], pool.submit(parse_batch_pickled, jobs) if pool else jobs))
+            batch.clear()
+
+        for item in inputs:
+            prepared = prepare(item, config, encoding, cache_dir, profiles)
+            hit = _cached(cache_dir, prepared.key) if isinstance(prepared, Job) and prepared.key else None
+            if isinstance(prepared, Processed) or hit is not None:
+                done = prepared if isinstance(prepared, Processed) else hit
+                if hit is not None:
+                    hit.cached = True
+                results.append(_told(done, progress))  # type: ignore[arg-type]
+                continue
+            batch.append((len(results), prepared))
             results.append(None)
-    jobs = [job for _, job in todo]
-    at = iter(i for i, _ in todo)
-    if workers <= 1 or len(jobs) < 2 * workers:
-        for batch in batches(jobs, 64):
-            for result in parse_batch(batch):
-                results[next(at)] = _told(result, progress)
-    else:
-        size = max(1, min(64, len(jobs) // (workers * 8)))
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            for payloads in pool.map(parse_batch_pickled, batches(jobs, size)):
-                for payload in payloads:
-                    results[next(at)] = _told(pickle.loads(payload), progress)
+            if len(batch) == size:
+                send(full=True)
+        if batch:
+            send(full=False)
+        for positions, work in waiting:
+            parsed = parse_batch(work) if isinstance(work, list) else [pickle.loads(p) for p in work.result()]
+            for at, result in zip(positions, parsed):
+                results[at] = _told(result, progress)
     return [r for r in results if r is not None]
 
 
