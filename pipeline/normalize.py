@@ -7,7 +7,7 @@ checks run later on the tables can still name the file, row and No.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
@@ -203,7 +203,7 @@ def _dates(row: _Row) -> tuple[DatesCell | None, str]:
 
 
 @dataclass(frozen=True)
-class _Values:
+class RowValues:
     """One row's values, every cell read."""
 
     no: int
@@ -219,7 +219,7 @@ class _Values:
     figures: list[Figure]
 
 
-def _quick(raw: RawRow, memo: Memo) -> _Values | None:
+def _quick(raw: RawRow, memo: Memo) -> RowValues | None:
     """The row's values when every cell reads and there is nothing to tell the clerk, or
     None: then `_careful` reads the row again and says what is wrong. Most rows are fine,
     so most take this path, with no problem bookkeeping (for a 発生日 (判明日) column)."""
@@ -244,13 +244,13 @@ def _quick(raw: RawRow, memo: Memo) -> _Values | None:
     measures = call(split_measures, measures_text) if measures_text.strip() else []
     if any(call(unusual_characters, text or "") for text in (category, response, summary, *measures)):  # type: ignore[misc]
         return None
-    return _Values(no, dates, call(clean_text, texts[1]), office, summary, leak, phone, category, response, measures, figures)  # type: ignore[arg-type]
+    return RowValues(no, dates, call(clean_text, texts[1]), office, summary, leak, phone, category, response, measures, figures)  # type: ignore[arg-type]
 
 
 _REQUIRED: tuple[Callable[[str], Any], ...] = (parse_no, parse_dates_cell, parse_office, split_summary, parse_leak)
 
 
-def _careful(row: _Row, seen: dict[int, int]) -> _Values | None:
+def _careful(row: _Row, seen: dict[int, int]) -> RowValues | None:
     """The row read cell by cell, every problem noted in `row.problems`; its values
     unless one is an error."""
     row.check_cells()
@@ -278,21 +278,25 @@ def _careful(row: _Row, seen: dict[int, int]) -> _Values | None:
     if any(p.severity == "error" for p in row.problems):
         return None
     assert no is not None and dates is not None and office is not None and leak is not None
-    return _Values(no, dates, dates_written, office, summary, leak, phone, category, response, measures, figures)
+    return RowValues(no, dates, dates_written, office, summary, leak, phone, category, response, measures, figures)
 
 
 def normalize_report(report: RawReport, municipality: Municipality, memo: Memo | None = None,
-                     careful_only: bool = False) -> Normalized:
+                     careful_only: bool = False, vouched: Sequence[RowValues | None] | None = None) -> Normalized:
     """The report's records and problems. `careful_only`: read every row cell by cell, as
-    rows with a problem are (the tests prove both ways give the same result)."""
+    rows with a problem are (the tests prove both ways give the same result). `vouched`:
+    each row's values found beforehand by columnar.quick_values, or None where it could
+    not vouch for the row."""
     memo = Memo() if memo is None else memo
     out = Normalized(rows_read=len(report.rows), headers={report.file: dict(report.headers)})
     rid = report_id(municipality, report)
     period = {"report_period_start": report.period.start, "report_period_end": report.period.end}
     quick = "discovered" not in report.headers and not careful_only
     seen: dict[int, int] = {}
-    for raw in report.rows:
-        values = _quick(raw, memo) if quick else None
+    for at, raw in enumerate(report.rows):
+        values = vouched[at] if vouched is not None and not careful_only else None
+        if values is None and quick:
+            values = _quick(raw, memo)
         if values is not None and values.no not in seen:
             seen[values.no] = raw.line
         else:

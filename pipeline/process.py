@@ -24,6 +24,7 @@ from pathlib import Path
 
 from .config import Config, ConfigError, Profile
 from .errors import Problem
+from .columnar import quick_by_report
 from .normalize import Memo, Normalized, normalize_report
 from .readers import RawReport, ReadFailed, read_report
 from .sources import Input
@@ -127,36 +128,35 @@ def prepare(item: Input, config: Config, encoding: str | None, cache_dir: Path |
     return Job(item, profile, key, config, encoding, cache_dir)
 
 
-def parse(job: Job, memo: Memo | None = None) -> Processed:
-    """Read and normalize one report (`memo`: cells already parsed in this batch)."""
-    item = job.item
+def _read(job: Job) -> RawReport | Processed:
     try:
-        report = read_report(item.path, job.profile, job.encoding, item.name)
+        return read_report(job.item.path, job.profile, job.encoding, job.item.name)
     except ReadFailed as failed:
-        return Processed(item.name, None, None, failed.problems, failed.rows)
-    normalized = normalize_report(report, job.config.municipality_of(report.profile), memo)
-    return Processed(item.name, report, normalized, list(report.problems))
+        return Processed(job.item.name, None, None, failed.problems, failed.rows)
 
 
 def parse_batch(jobs: list[Job]) -> list[Processed]:
-    """Parse reports here, caching each result."""
+    """Read and normalize a batch of reports: read each, vouch for their rows together
+    (columnar.quick_by_report), then normalize each with what was vouched for."""
     memo = Memo()
-    results = [parse(job, memo) for job in jobs]
-    for job, result in zip(jobs, results):
-        if job.cache_dir is not None and job.key:
-            _store(job.cache_dir, job.key, pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL))
+    read = [_read(job) for job in jobs]
+    reports = [r for r in read if isinstance(r, RawReport)]
+    vouched = iter(quick_by_report(reports, memo))
+    results = []
+    for job, r in zip(jobs, read):
+        if isinstance(r, RawReport):
+            normalized = normalize_report(r, job.config.municipality_of(r.profile), memo, vouched=next(vouched))
+            r = Processed(job.item.name, r, normalized, list(r.problems))
+        results.append(r)
     return results
 
 
-def parse_batch_pickled(jobs: list[Job]) -> list[bytes]:
-    """parse_batch in a worker process: each result pickled once, for the cache and for the
-    trip back to the parent alike (the pool would otherwise pickle it a second time)."""
-    memo = Memo()
-    payloads = []
-    for job in jobs:
-        payload = pickle.dumps(parse(job, memo), protocol=pickle.HIGHEST_PROTOCOL)
+def _parse_and_store(jobs: list[Job]) -> list[bytes]:
+    """parse_batch in a worker: each result pickled once, for the cache and for the trip back
+    to the parent alike (the pool would otherwise pickle it a second time)."""
+    payloads = [pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL) for result in parse_batch(jobs)]
+    for job, payload in zip(jobs, payloads):
         _store(job.cache_dir, job.key, payload)
-        payloads.append(payload)
     return payloads
 
 
@@ -170,7 +170,7 @@ def process_all(inputs: list[Input], config: Config, encoding: str | None = None
     is parsed here when there are no workers (one corrected report, say)."""
     profiles: dict[Path, Profile] = {}
     results: list[Processed | None] = []
-    size = max(1, min(32, len(inputs) // (max(workers, 1) * 8)))
+    size = max(1, min(256, len(inputs) // (max(workers, 1) * 8)))
     waiting: list[tuple[list[int], Future[list[bytes]] | list[Job]]] = []
     batch: list[tuple[int, Job]] = []
     with contextlib.ExitStack() as stack:
@@ -181,7 +181,7 @@ def process_all(inputs: list[Input], config: Config, encoding: str | None = None
             if full and pool is None and workers > 1:
                 pool = stack.enter_context(ProcessPoolExecutor(max_workers=workers))
             jobs = [job for _, job in batch]
-            waiting.append(([at for at, _ in batch], pool.submit(parse_batch_pickled, jobs) if pool else jobs))
+            waiting.append(([at for at, _ in batch], pool.submit(_parse_and_store, jobs) if pool else jobs))
             batch.clear()
 
         for item in inputs:
@@ -200,7 +200,13 @@ def process_all(inputs: list[Input], config: Config, encoding: str | None = None
         if batch:
             send(full=False)
         for positions, work in waiting:
-            parsed = parse_batch(work) if isinstance(work, list) else [pickle.loads(p) for p in work.result()]
+            if isinstance(work, list):
+                parsed = parse_batch(work)
+                for job, result in zip(work, parsed):
+                    if job.cache_dir is not None and job.key:
+                        _store(job.cache_dir, job.key, pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL))
+            else:
+                parsed = [pickle.loads(p) for p in work.result()]
             for at, result in zip(positions, parsed):
                 results[at] = _told(result, progress)
     return [r for r in results if r is not None]

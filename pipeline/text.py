@@ -81,8 +81,11 @@ def unusual_characters(text: str) -> list[str]:
     return found
 
 
-_BIDI = {0x200E, 0x200F, 0x061C} | set(range(0x202A, 0x202F)) | set(range(0x2066, 0x206A))
-_HIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+# control characters other than tab and line breaks, C1 controls, bidirectional marks and overrides
+HIDDEN_RANGES = ((0x00, 0x08), (0x0B, 0x0C), (0x0E, 0x1F), (0x7F, 0x9F), (0x061C, 0x061C), (0x200E, 0x200F),
+                 (0x202A, 0x202E), (0x2066, 0x2069))
+_HIDDEN_CHARS = frozenset(chr(c) for lo, hi in HIDDEN_RANGES for c in range(lo, hi + 1))
+_HIDDEN = re.compile("[" + "".join(f"{re.escape(chr(lo))}-{re.escape(chr(hi))}" for lo, hi in HIDDEN_RANGES) + "]")
 
 
 def hidden_characters(text: str) -> list[str]:
@@ -92,8 +95,6 @@ def hidden_characters(text: str) -> list[str]:
         return []
     found: list[str] = []
     for ch in text:
-        code = ord(ch)
-        hidden = (code < 0x20 and ch not in "\t\n\r") or 0x7F <= code <= 0x9F or code in _BIDI
-        if hidden and ch not in found:
+        if ch in _HIDDEN_CHARS and ch not in found:
             found.append(ch)
     return found
