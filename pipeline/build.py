@@ -153,7 +153,8 @@ def validate_tables(tables: dict[str, pa.Table], normalized: Normalized, schemas
 @contextlib.contextmanager
 def _bulk() -> Iterator[None]:
     """Millions of small objects are made and all kept: the cyclic garbage collector's
-    passes over them would only cost time (a third of a cached rebuild at 100k)."""
+    passes over them would only cost time (a third of a cached rebuild at 100k). Nested
+    uses leave it to the outermost to turn the collector back on."""
     enabled = gc.isenabled()
     gc.disable()
     try:
@@ -225,6 +226,11 @@ def build(paths: list[Path], config: Config, out: Path, options: Options = Optio
     """Check everything; publish to `out` atomically only when nothing is invalid, or,
     with `keep_going`, the rows that are valid (see rejects.rejected_rows for the rest)."""
     publish.check_target(out, [*paths, config.root / "datapackage.json", config.root / "schema"])
+    with _bulk():  # through the writing too: a collection there walks every record again
+        return _build(paths, config, out, options, wait, keep_going)
+
+
+def _build(paths: list[Path], config: Config, out: Path, options: Options, wait: bool, keep_going: bool) -> Outcome:
     outcome = check(paths, config, options)
     if keep_going and not outcome.ok:
         rejects.keep_valid_rows(outcome, lambda n: validate_all(n, config))
