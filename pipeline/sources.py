@@ -43,12 +43,31 @@ def _hidden(relative: Path) -> bool:
     return any(part.startswith(".") for part in relative.parts) or relative.name.startswith("~$")
 
 
-def _candidates(item: Path) -> tuple[list[Path], list[Path]]:
+def _files(top: Path) -> list[tuple[Path, bool]]:
+    """Every file under `top` that is not hidden, with whether it is a symbolic link; like
+    rglob, symbolic links to folders are not followed. One scandir per folder: no stat
+    of each file (a national archive has tens of thousands)."""
+    found: list[tuple[Path, bool]] = []
+    folders = [top]
+    while folders:
+        folder = folders.pop()
+        with os.scandir(folder) as entries:
+            for entry in entries:
+                if entry.name.startswith("."):
+                    continue  # a hidden file, or a hidden folder with everything in it
+                if entry.is_dir(follow_symlinks=False):
+                    folders.append(Path(entry.path))
+                elif entry.is_file() and not _hidden(Path(entry.name)):
+                    found.append((Path(entry.path), entry.is_symlink()))
+    return sorted(found)
+
+
+def _candidates(item: Path) -> tuple[list[tuple[Path, bool]], list[Path]]:
     if not item.is_dir():
-        return [item], []
-    files = sorted(p for p in item.rglob("*") if p.is_file() and not _hidden(p.relative_to(item)))
-    reports = [p for p in files if p.suffix.lower() in REPORT_SUFFIXES]
-    others = [p for p in files if p.suffix.lower() not in REPORT_SUFFIXES and p.name not in PROFILE_NAMES and p.suffix.lower() != ".md"]
+        return [(item, True)], []  # True: resolve it in full
+    files = _files(item)
+    reports = [(p, link) for p, link in files if p.suffix.lower() in REPORT_SUFFIXES]
+    others = [p for p, _ in files if p.suffix.lower() not in REPORT_SUFFIXES and p.name not in PROFILE_NAMES and p.suffix.lower() != ".md"]
     return reports, others
 
 
@@ -56,10 +75,15 @@ def find_inputs(items: list[Path]) -> Found:
     seen: set[str] = set()
     found: list[tuple[Path, Path]] = []
     skipped: list[Problem] = []
+    real_folders: dict[Path, str] = {}
     for item in items:
         reports, others = _candidates(item)
-        for path in reports:
-            key = os.path.realpath(path)
+        for path, link in reports:
+            if link:
+                key = os.path.realpath(path)
+            else:  # the same file as the real path of its folder, plus its name
+                folder = real_folders.get(path.parent) or real_folders.setdefault(path.parent, os.path.realpath(path.parent))
+                key = os.path.join(folder, path.name)
             if key not in seen:
                 seen.add(key)
                 found.append((path, item))
