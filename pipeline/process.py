@@ -53,15 +53,18 @@ def code_version() -> str:
     return digest.hexdigest()[:16]
 
 
-def cache_key(name: str, data: bytes, profile: Profile, config: Config, encoding: str | None) -> str:
-    """What a report's result depends on: its name (it is in the records), bytes, profile,
-    municipality, forced encoding and the pipeline's code."""
+def settings_digest(profile: Profile, config: Config, encoding: str | None) -> str:
+    """What, besides the file, a report's result depends on: its profile, municipality,
+    forced encoding and the pipeline's code (the same for every file of a profile)."""
     municipality = config.municipality_of(profile)
     columns = list(profile.columns.items())  # in order: the first key listing a header wins it
-    facts = json.dumps(
-        [name, hashlib.sha256(data).hexdigest(), columns, profile.sheet, asdict(municipality), encoding, code_version()],
-        ensure_ascii=False, default=str,
-    )
+    facts = json.dumps([columns, profile.sheet, asdict(municipality), encoding, code_version()], ensure_ascii=False, default=str)
+    return hashlib.sha256(facts.encode("utf-8")).hexdigest()
+
+
+def cache_key(name: str, data: bytes, settings: str) -> str:
+    """A report's result depends on its name (it is in the records), bytes and settings_digest."""
+    facts = json.dumps([name, hashlib.sha256(data).hexdigest(), settings], ensure_ascii=False)
     return hashlib.sha256(facts.encode("utf-8")).hexdigest()
 
 
@@ -111,8 +114,10 @@ class Job:
 
 
 def prepare(item: Input, config: Config, encoding: str | None, cache_dir: Path | None,
-            profiles: dict[Path, Profile]) -> Job | Processed:
-    """The job for one input, or its result when the file is missing or its profile broken."""
+            profiles: dict[Path, Profile], settings: dict[int, tuple[Profile, str]] | None = None) -> Job | Processed:
+    """The job for one input, or its result when the file is missing or its profile broken.
+    `profiles` and `settings` keep what is the same for many files (by folder, by profile)."""
+    settings = {} if settings is None else settings
     if not item.path.exists():
         problem = Problem("file-unreadable", str(item.path), params={
             "reason": "there is no such file or folder", "reason_ja": "そのようなファイルやフォルダーはありません"})
@@ -122,7 +127,9 @@ def prepare(item: Input, config: Config, encoding: str | None, cache_dir: Path |
     except ConfigError as exc:
         return Processed(item.name, None, None, [Problem("bad-profile", item.name, params={"reason": str(exc)})])
     try:
-        key = cache_key(item.name, item.path.read_bytes(), profile, config, encoding)
+        if id(profile) not in settings:  # the profile is kept with it, so that its id stays its own
+            settings[id(profile)] = (profile, settings_digest(profile, config, encoding))
+        key = cache_key(item.name, item.path.read_bytes(), settings[id(profile)][1])
     except OSError:
         key = ""
     return Job(item, profile, key, config, encoding, cache_dir)
@@ -169,6 +176,7 @@ def process_all(inputs: list[Input], config: Config, encoding: str | None = None
     worker processes start only when a first batch is full, and a last, partial batch
     is parsed here when there are no workers (one corrected report, say)."""
     profiles: dict[Path, Profile] = {}
+    settings: dict[int, tuple[Profile, str]] = {}
     results: list[Processed | None] = []
     size = max(1, min(256, len(inputs) // (max(workers, 1) * 8)))
     waiting: list[tuple[list[int], Future[list[bytes]] | list[Job]]] = []
@@ -185,7 +193,7 @@ def process_all(inputs: list[Input], config: Config, encoding: str | None = None
             batch.clear()
 
         for item in inputs:
-            prepared = prepare(item, config, encoding, cache_dir, profiles)
+            prepared = prepare(item, config, encoding, cache_dir, profiles, settings)
             hit = _cached(cache_dir, prepared.key) if isinstance(prepared, Job) and prepared.key else None
             if isinstance(prepared, Processed) or hit is not None:
                 done = prepared if isinstance(prepared, Processed) else hit
