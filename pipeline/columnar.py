@@ -132,19 +132,23 @@ def quick_values(rows: Sequence[RawRow], memo: Memo) -> list[RowValues | None]:
     occurred = _distinct(pc.fill_null(split.field("occ"), ""), parse_occurrence, memo)
     discovered = _distinct(pc.fill_null(split.field("disc"), ""), parse_date, memo)
     bad |= _failed(occurred) | _failed(discovered)
-    dates_written = pc.utf8_trim(col["dates"], _TRIM).to_pylist()
+    blank_column = [""] * n
+    # texts are trimmed in Python where that is all there is to do: str.strip gives back the
+    # very string when nothing is trimmed, so the records share it with the raw row
+    dates_written = [t.strip(_TRIM) for t in texts.get("dates", blank_column)]
 
     summary_text = pc.utf8_trim(col["summary"], _TRIM)
     block_split = pc.extract_regex(summary_text, _BLOCK)
     block = pc.fill_null(block_split.field("block"), "")
     has_block = _flags(block_split.is_valid()) & _matches(block, "[0-9:０-９：]")
-    summary = pc.if_else(pa.array(has_block), block_split.field("body"), summary_text).to_pylist()
+    bodies = block_split.field("body").to_pylist()
+    summary = [body if has else t.strip(_TRIM) for body, has, t in zip(bodies, has_block.tolist(), texts.get("summary", blank_column))]
     figures = _distinct(block, parse_figures, memo)
     bad |= _failed(figures) & has_block
 
     has_response = ~_matches(col["response"], p["blank"])
-    response = pc.utf8_trim(col["response"], _TRIM).to_pylist()
-    measures = _measures(col["measures"])
+    response = [t.strip(_TRIM) for t in texts.get("response", blank_column)]
+    measures = _measures(col["measures"], texts.get("measures", blank_column))
 
     out: list[RowValues | None] = []
     for i in range(n):
@@ -160,14 +164,14 @@ def quick_values(rows: Sequence[RawRow], memo: Memo) -> list[RowValues | None]:
     return out
 
 
-def _measures(column: pa.Array) -> list[list[str]]:
+def _measures(column: pa.Array, texts: list[str]) -> list[list[str]]:
     """split_measures for cells without line breaks or odd spaces: a leading ・ and each
     ・ after spaces start a measure; a cell without such a bullet is one measure."""
     text = pc.utf8_trim(column, " \t")
     bulleted = _flags(pc.match_substring_regex(text, "^[・･]|[ \t][・･]"))
     stripped = pc.replace_substring_regex(text, "^[・･][ \t]*", "", max_replacements=1)
     parts = pc.split_pattern_regex(stripped, "[ \t]+[・･][ \t]*").to_pylist()
-    whole = text.to_pylist()
+    whole = [t.strip(" \t") for t in texts]
     return [
         [q for q in (part.strip(" \t") for part in parts[i]) if q] if bulleted[i] else ([whole[i]] if whole[i] else [])
         for i in range(len(whole))
