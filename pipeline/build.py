@@ -73,7 +73,7 @@ class Outcome:
         published = {s.file for s in self.normalized.sources["reports"]} if self.published else set()
         out = []
         for report in self.read_reports:
-            lines = {row.line for row in report.rows} | {row.line for row in report.ragged}
+            lines = {*report.lines, *(row.line for row in report.ragged)}
             bad = len(lines) if report.file in whole_file else len(rows_with_errors.get(report.file, set()) & lines)
             valid = len(lines) - bad
             out.append(FileSummary(report.file, len(lines), valid, bad, valid if report.file in published else 0))

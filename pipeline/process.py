@@ -153,7 +153,7 @@ def parse_batch(jobs: list[Job]) -> list[Processed]:
     for job, r in zip(jobs, read):
         if isinstance(r, RawReport):
             normalized = normalize_report(r, job.config.municipality_of(r.profile), memo, vouched=next(vouched))
-            r = Processed(job.item.name, r, normalized, list(r.problems))
+            r = Processed(job.item.name, r.without_cells(), normalized, list(r.problems))
         results.append(r)
     return results
 

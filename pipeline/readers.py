@@ -14,7 +14,7 @@ import csv
 import hashlib
 import io
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from .config import Profile
@@ -48,10 +48,34 @@ class RawReport:
     correction: bool = False  # marked 訂正版 in its title or file name: replaces the period's report
     ragged: tuple[RawRow, ...] = ()  # rows whose cells do not fit the header (cells keyed #1, #2 …)
     problems: tuple[Problem, ...] = ()  # what is wrong with single rows (the rest of the file is read)
+    path: str = ""  # the file read, and the encoding forced on it: to read its cells again
+    encoding: str | None = None
+    lines: tuple[int, ...] = ()  # where each of `rows` starts, kept when the cells are let go
+
+    def __post_init__(self) -> None:
+        if self.rows and not self.lines:
+            object.__setattr__(self, "lines", tuple(row.line for row in self.rows))
 
     @property
     def rows_read(self) -> int:
-        return len(self.rows) + len(self.ragged)
+        return len(self.lines) + len(self.ragged)
+
+    def without_cells(self) -> RawReport:
+        """The report without its rows' cells, once they are normalized: they are most of
+        what a result weighs, and only --keep-going's rejects file needs them again
+        (rows_again reads them back)."""
+        return replace(self, rows=())
+
+    def rows_again(self) -> tuple[RawRow, ...]:
+        """The rows with their cells: as kept, or read again from the file when it has not
+        changed since (else none)."""
+        if self.rows or not self.lines:
+            return self.rows
+        try:
+            again = read_report(Path(self.path), self.profile, self.encoding, self.file)
+        except ReadFailed:
+            return ()
+        return again.rows if again.sha256 == self.sha256 else ()
 
 
 def unreadable(file: str, reason: str, reason_ja: str, row: int | None = None) -> ReadFailed:
@@ -230,4 +254,4 @@ def read_report(path: Path, profile: Profile, encoding: str | None = None, name:
     marked = f"{parsed.title} {path.stem}"
     correction = any(m in marked for m in CORRECTION_MARKS) and not any(m in marked for m in ORIGINAL_MARKS)
     return RawReport(file, hashlib.sha256(data).hexdigest(), len(data), parsed.title, parsed.period, parsed.headers,
-                     tuple(parsed.rows), profile, correction, tuple(parsed.ragged), tuple(parsed.problems))
+                     tuple(parsed.rows), profile, correction, tuple(parsed.ragged), tuple(parsed.problems), str(path), encoding)

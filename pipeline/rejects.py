@@ -69,10 +69,12 @@ class RejectedRow:
 
 def rejected_rows(outcome: Outcome, lang: str = "en") -> list[RejectedRow]:
     """One entry per rejected row (or file), with every reason and the raw cells."""
-    raw = {(r.file, row.line): (r.headers, row.cells) for r in outcome.read_reports for row in (*r.rows, *r.ragged)}
     grouped: dict[tuple[str, int | None], list[Problem]] = {}
     for problem in errors_in(outcome.problems):
         grouped.setdefault((problem.file, problem.row), []).append(problem)
+    files = {file for file, _ in grouped}
+    raw = {(r.file, row.line): (r.headers, row.cells)
+           for r in outcome.read_reports if r.file in files for row in (*r.rows_again(), *r.ragged)}
     out = []
     for (file, row), problems in sorted(grouped.items(), key=lambda kv: (kv[0][0], kv[0][1] or 0)):
         headers, cells = raw.get((file, row or -1), ({}, {}))

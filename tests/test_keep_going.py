@@ -83,3 +83,21 @@ def test_row_accounting_holds_for_every_bad_input(name: str, run: Callable[..., 
         if not whole_file:  # each rejected row is in the rejects file with its reasons
             assert bad == len({r["row"] for r in lines}), file
     assert published == sum(v[3] for v in summary.values())
+
+
+def test_a_result_lets_its_cells_go_and_reads_them_back_only_from_the_same_file(tmp_path: Path) -> None:
+    from pipeline.config import load_config
+    from pipeline.readers import read_report
+
+    from .conftest import ROOT
+
+    copy = tmp_path / SEED.name
+    copy.write_bytes(SEED.read_bytes())
+    report = read_report(copy, load_config(ROOT).profile)
+    slim = report.without_cells()
+    assert slim.rows == () and slim.lines == report.lines and slim.rows_read == report.rows_read == 7
+    assert slim.rows_again() == report.rows  # what the rejects file shows
+    copy.write_bytes(SEED.read_bytes().replace("豊岡".encode(), "豊丘".encode()))
+    assert slim.rows_again() == ()  # changed since: its cells would not be the ones checked
+    copy.unlink()
+    assert slim.rows_again() == ()
