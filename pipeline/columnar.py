@@ -14,8 +14,10 @@ tests compare both on every row.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Callable, Sequence
 from functools import lru_cache
+from itertools import accumulate
 from typing import Any
 
 import numpy as np
@@ -24,10 +26,11 @@ import pyarrow.compute as pc
 
 from .dates import DatesCell, parse_date, parse_occurrence
 from .errors import ValueProblem
-from .normalize import MAX_CELL_CHARS, Memo, RowValues
+from .config import Municipality
+from .normalize import MAX_CELL_CHARS, Memo, Normalized, RowValues, ValueColumns, normalize_report, records
 from .readers import RawReport, RawRow
 from .text import HIDDEN_RANGES, clean_text, unusual_characters
-from .values import parse_figures, parse_leak, parse_no, parse_office, parse_phone
+from .values import parse_figures, parse_leak, parse_no, parse_office, parse_phone, split_measures
 
 REQUIRED = ("no", "dates", "office", "summary", "leak", "category")
 FREE_TEXT = ("category", "summary", "response", "measures")  # checked for characters CP932 lacks
@@ -58,12 +61,20 @@ def patterns() -> dict[str, str]:
 
 
 def _cp932_lacks(texts: list[str]) -> np.ndarray:
-    """Which texts hold a character CP932 cannot encode (normalize warns of those)."""
-    try:
-        "".join(texts).encode("cp932")
-        return np.zeros(len(texts), bool)  # the common case: the whole column at C speed
-    except UnicodeEncodeError:
-        return np.fromiter((bool(unusual_characters(t)) for t in texts), bool, len(texts))
+    """Which texts hold a character CP932 cannot encode (normalize warns of those): the
+    column joined and encoded at C speed; each failure names its row, and encoding goes
+    on from the next row."""
+    flags = np.zeros(len(texts), bool)
+    ends = list(accumulate(map(len, texts)))
+    joined, start = "".join(texts), 0
+    for _ in range(32):
+        try:
+            joined[start:].encode("cp932")
+            return flags
+        except UnicodeEncodeError as exc:
+            row = bisect_right(ends, start + exc.start)
+            flags[row], start = True, ends[row]
+    return np.fromiter((bool(unusual_characters(t)) for t in texts), bool, len(texts))  # many: one by one
 
 
 def _any_matches(columns: list[pa.Array], pattern: str) -> np.ndarray:
@@ -95,13 +106,13 @@ _BLOCK = r"(?s)^(?P<body>.*?)[ \t]*[【\[](?P<block>[^【】\[\]]*)[】\]][ \t]*
 _TRIM = " \t\u3000\r\n"
 
 
-def quick_values(rows: Sequence[RawRow], memo: Memo) -> list[RowValues | None]:
-    """What `normalize._quick` gives for each row, or None where a screen cannot vouch
-    for the row (then normalize reads it itself). Rows of reports with one 発生日 (判明日)
-    column only."""
+def vouch(rows: Sequence[RawRow], memo: Memo) -> tuple[np.ndarray, ValueColumns]:
+    """Which rows the screens cannot vouch for, and every row's values column by column
+    (what `normalize._quick` gives, wherever the row is vouched for; anything elsewhere).
+    Rows of reports with one 発生日 (判明日) column only."""
     n = len(rows)
     if n == 0:
-        return []
+        return np.zeros(0, bool), ValueColumns()
     p = patterns()
     keys = sorted({key for row in rows for key in row.cells})
     texts = {key: [row.cells.get(key, "") for row in rows] for key in keys}
@@ -148,47 +159,62 @@ def quick_values(rows: Sequence[RawRow], memo: Memo) -> list[RowValues | None]:
 
     has_response = ~_matches(col["response"], p["blank"])
     response = [t.strip(_TRIM) for t in texts.get("response", blank_column)]
-    measures = _measures(col["measures"], texts.get("measures", blank_column))
+    has_measures = ~_matches(col["measures"], p["blank"])
+    measures = [m if has else [] for m, has in zip(_distinct(col["measures"], split_measures, memo), has_measures.tolist())]
 
-    out: list[RowValues | None] = []
-    for i in range(n):
-        if bad[i]:
-            out.append(None)
-            continue
-        occ = occurred[i]
-        out.append(RowValues(
-            no[i], DatesCell(occ[0], occ[1], discovered[i]), dates_written[i], office[i], summary[i], leak[i],
-            phone[i] if has_phone[i] else None, category[i] or None, (response[i] or None) if has_response[i] else None,
-            measures[i], figures[i] if has_block[i] else [],
-        ))
-    return out
-
-
-def _measures(column: pa.Array, texts: list[str]) -> list[list[str]]:
-    """split_measures for cells without line breaks or odd spaces: a leading ・ and each
-    ・ after spaces start a measure; a cell without such a bullet is one measure."""
-    text = pc.utf8_trim(column, " \t")
-    bulleted = _flags(pc.match_substring_regex(text, "^[・･]|[ \t][・･]"))
-    stripped = pc.replace_substring_regex(text, "^[・･][ \t]*", "", max_replacements=1)
-    parts = pc.split_pattern_regex(stripped, "[ \t]+[・･][ \t]*").to_pylist()
-    whole = [t.strip(" \t") for t in texts]
-    return [
-        [q for q in (part.strip(" \t") for part in parts[i]) if q] if bulleted[i] else ([whole[i]] if whole[i] else [])
-        for i in range(len(whole))
-    ]
+    good = (~bad).tolist()
+    return bad, ValueColumns(
+        line=[row.line for row in rows],
+        no_written=[t.strip() or None for t in texts.get("no", blank_column)],
+        no=no,
+        occurred_on=[o[0] if ok else None for o, ok in zip(occurred, good)],
+        occurred_until=[o[1] if ok else None for o, ok in zip(occurred, good)],
+        discovered_on=discovered,
+        dates_written=dates_written,
+        office=office,
+        summary=summary,
+        leak=leak,
+        phone=[v if has else None for v, has in zip(phone, has_phone.tolist())],
+        category=[c or None for c in category],
+        response=[(r or None) if has else None for r, has in zip(response, has_response.tolist())],
+        measures=measures,
+        figures=[f if has else [] for f, has in zip(figures, has_block.tolist())],
+    )
 
 
-def quick_by_report(reports: Sequence[RawReport], memo: Memo) -> list[list[RowValues | None] | None]:
-    """quick_values over the rows of all the reports at once, handed back report by report
-    (None for a report with separate 発生日 and 判明日 columns)."""
+def quick_values(rows: Sequence[RawRow], memo: Memo) -> list[RowValues | None]:
+    """vouch's verdict row by row: what `normalize._quick` gives, or None."""
+    bad, values = vouch(rows, memo)
+    return _as_rows(bad, values, 0, len(rows))
+
+
+def _as_rows(bad: np.ndarray, v: ValueColumns, start: int, stop: int) -> list[RowValues | None]:
+    return [None if bad[i] else RowValues(
+        v.no[i], DatesCell(v.occurred_on[i], v.occurred_until[i], v.discovered_on[i]), v.dates_written[i], v.office[i],
+        v.summary[i], v.leak[i], v.phone[i], v.category[i], v.response[i], v.measures[i], v.figures[i],
+    ) for i in range(start, stop)]
+
+
+def _rows(v: ValueColumns, start: int, stop: int) -> ValueColumns:
+    return ValueColumns(**{name: getattr(v, name)[start:stop] for name in ValueColumns.__dataclass_fields__})
+
+
+def normalize_batch(reports: Sequence[RawReport], municipalities: Sequence[Municipality], memo: Memo) -> list[Normalized]:
+    """normalize_report for each report, with every row of the batch vouched for at once. A
+    report whose rows are all vouched for, with no No twice, goes straight to its records,
+    column by column; any other is normalized row by row, with what was vouched for."""
     eligible = [r for r in reports if "discovered" not in r.headers]
-    found = quick_values([row for r in eligible for row in r.rows], memo)
-    out: list[list[RowValues | None] | None] = []
+    bad, values = vouch([row for r in eligible for row in r.rows], memo)
+    out: list[Normalized] = []
     at = 0
-    for report in reports:
+    for report, municipality in zip(reports, municipalities):
         if "discovered" in report.headers:
-            out.append(None)
+            out.append(normalize_report(report, municipality, memo))
             continue
-        out.append(found[at : at + len(report.rows)])
-        at += len(report.rows)
+        start, at = at, at + len(report.rows)
+        if not bad[start:at].any() and len(set(values.no[start:at])) == at - start:
+            fresh = Normalized(rows_read=len(report.rows), headers={report.file: dict(report.headers)})
+            out.append(records(report, municipality, _rows(values, start, at), fresh))
+        else:
+            out.append(normalize_report(report, municipality, memo, vouched=_as_rows(bad, values, start, at)))
     return out

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import date
 from typing import Any, TypeVar
 
 from .config import Municipality
@@ -16,7 +17,7 @@ from .dates import DatesCell, parse_date, parse_dates_cell, parse_occurrence
 from .errors import Problem, ValueProblem
 from .readers import RawReport, RawRow
 from .text import clean_text, hidden_characters, unusual_characters
-from .values import (Figure, Leak, Office, parse_figures, parse_leak, parse_no, parse_office, parse_phone, split_measures,
+from .values import (Figure, Leak, Office, Totals, parse_figures, parse_leak, parse_no, parse_office, parse_phone, split_measures,
                      split_summary, totals)
 
 Record = dict[str, Any]
@@ -281,6 +282,89 @@ def _careful(row: _Row, seen: dict[int, int]) -> RowValues | None:
     return RowValues(no, dates, dates_written, office, summary, leak, phone, category, response, measures, figures)
 
 
+@dataclass
+class ValueColumns:
+    """Valid rows' values, column by column: what `records` turns into a report's records."""
+
+    line: list[int] = field(default_factory=list)
+    no_written: list[str | None] = field(default_factory=list)  # the No as written, for messages
+    no: list[int] = field(default_factory=list)
+    occurred_on: list[date | None] = field(default_factory=list)
+    occurred_until: list[date | None] = field(default_factory=list)
+    discovered_on: list[date] = field(default_factory=list)
+    dates_written: list[str] = field(default_factory=list)
+    office: list[Office] = field(default_factory=list)
+    summary: list[str | None] = field(default_factory=list)
+    leak: list[Leak] = field(default_factory=list)
+    phone: list[str | None] = field(default_factory=list)
+    category: list[str | None] = field(default_factory=list)
+    response: list[str | None] = field(default_factory=list)
+    measures: list[list[str]] = field(default_factory=list)
+    figures: list[list[Figure]] = field(default_factory=list)
+
+    def append(self, raw: RawRow, v: RowValues) -> None:
+        for name, value in ((("line", raw.line), ("no_written", raw.cells.get("no", "").strip() or None), ("no", v.no),
+                             ("occurred_on", v.dates.occurred_on), ("occurred_until", v.dates.occurred_until),
+                             ("discovered_on", v.dates.discovered_on), ("dates_written", v.dates_written), ("office", v.office),
+                             ("summary", v.summary), ("leak", v.leak), ("phone", v.phone), ("category", v.category),
+                             ("response", v.response), ("measures", v.measures), ("figures", v.figures))):
+            getattr(self, name).append(value)
+
+
+def records(report: RawReport, municipality: Municipality, v: ValueColumns, out: Normalized) -> Normalized:
+    """The report's records from its valid rows' values, a column at a time, into `out`
+    (which holds the report's problems); and the report's own record."""
+    rid = report_id(municipality, report)
+    n = len(v.no)
+    ids = [f"{rid}-{no:03d}" for no in v.no]
+    sources = [Source(report.file, line, no) for line, no in zip(v.line, v.no_written)]
+    sums_of: dict[int, Totals] = {}  # a figures list is shared by the rows with the same block
+    none = totals([])
+    sums = [none if not f else sums_of[id(f)] if id(f) in sums_of else sums_of.setdefault(id(f), totals(f)) for f in v.figures]
+    out.columns["incidents"] = {
+        "incident_id": ids, "municipality_code": [municipality.code] * n, "municipality_name": [municipality.name] * n,
+        "report_id": [rid] * n, "report_period_start": [report.period.start] * n, "report_period_end": [report.period.end] * n,
+        "report_no": v.no, "occurred_on": v.occurred_on, "occurred_until": v.occurred_until, "discovered_on": v.discovered_on,
+        "dates_as_written": v.dates_written, "category": v.category,
+        "department": [o.department for o in v.office], "division": [o.division for o in v.office],
+        "summary": v.summary, "personal_data_leaked": [k.leaked for k in v.leak], "leaked_persons": [k.persons for k in v.leak],
+        "persons_affected": [t.persons for t in sums], "households_affected": [t.households for t in sums],
+        "facilities_affected": [t.facilities for t in sums], "amount_jpy": [t.amount_jpy for t in sums],
+        "response": v.response, "contact_phone": v.phone,
+    }
+    out.sources["incidents"] = sources
+    measures: dict[str, list[Any]] = {"incident_id": [], "measure_no": [], "measure": []}
+    figures: dict[str, list[Any]] = {k: [] for k in ("incident_id", "figure_no", "label", "value", "unit", "qualifier")}
+    for incident_id, source, texts, figs in zip(ids, sources, v.measures, v.figures):
+        for i, text in enumerate(texts, 1):
+            measures["incident_id"].append(incident_id)
+            measures["measure_no"].append(i)
+            measures["measure"].append(text)
+            out.sources["measures"].append(source)
+        for i, fig in enumerate(figs, 1):
+            for key, value in (("incident_id", incident_id), ("figure_no", i), ("label", fig.label or None), ("value", fig.value),
+                               ("unit", fig.unit), ("qualifier", fig.qualifier)):
+                figures[key].append(value)
+            out.sources["figures"].append(source)
+    out.columns["measures"], out.columns["figures"] = measures, figures
+    out.add(
+        "reports",
+        {
+            "report_id": rid,
+            "municipality_code": municipality.code,
+            "municipality_name": municipality.name,
+            "report_period_start": report.period.start,
+            "report_period_end": report.period.end,
+            "title": report.title,
+            "source_file": report.file,
+            "source_sha256": report.sha256,
+            "incident_count": report.rows_read,  # as the report lists them, valid or not
+        },
+        Source(report.file, None, None),
+    )
+    return out
+
+
 def normalize_report(report: RawReport, municipality: Municipality, memo: Memo | None = None,
                      careful_only: bool = False, vouched: Sequence[RowValues | None] | None = None) -> Normalized:
     """The report's records and problems. `careful_only`: read every row cell by cell, as
@@ -289,10 +373,9 @@ def normalize_report(report: RawReport, municipality: Municipality, memo: Memo |
     not vouch for the row."""
     memo = Memo() if memo is None else memo
     out = Normalized(rows_read=len(report.rows), headers={report.file: dict(report.headers)})
-    rid = report_id(municipality, report)
-    period = {"report_period_start": report.period.start, "report_period_end": report.period.end}
     quick = "discovered" not in report.headers and not careful_only
     seen: dict[int, int] = {}
+    valid = ValueColumns()
     for at, raw in enumerate(report.rows):
         values = vouched[at] if vouched is not None and not careful_only else None
         if values is None and quick:
@@ -306,57 +389,5 @@ def normalize_report(report: RawReport, municipality: Municipality, memo: Memo |
             if values is None:
                 out.rows_rejected += 1
                 continue
-        incident_id = f"{rid}-{values.no:03d}"
-        source = Source(report.file, raw.line, raw.cells.get("no", "").strip() or None)
-        sums = totals(values.figures)
-        out.add(
-            "incidents",
-            {
-                "incident_id": incident_id,
-                "municipality_code": municipality.code,
-                "municipality_name": municipality.name,
-                "report_id": rid,
-                **period,
-                "report_no": values.no,
-                "occurred_on": values.dates.occurred_on,
-                "occurred_until": values.dates.occurred_until,
-                "discovered_on": values.dates.discovered_on,
-                "dates_as_written": values.dates_written,
-                "category": values.category,
-                "department": values.office.department,
-                "division": values.office.division,
-                "summary": values.summary,
-                "personal_data_leaked": values.leak.leaked,
-                "leaked_persons": values.leak.persons,
-                "persons_affected": sums.persons,
-                "households_affected": sums.households,
-                "facilities_affected": sums.facilities,
-                "amount_jpy": sums.amount_jpy,
-                "response": values.response,
-                "contact_phone": values.phone,
-            },
-            source,
-        )
-        for i, measure in enumerate(values.measures, 1):
-            out.add("measures", {"incident_id": incident_id, "measure_no": i, "measure": measure}, source)
-        for i, fig in enumerate(values.figures, 1):
-            out.add(
-                "figures",
-                {"incident_id": incident_id, "figure_no": i, "label": fig.label or None, "value": fig.value, "unit": fig.unit, "qualifier": fig.qualifier},
-                source,
-            )
-    out.add(
-        "reports",
-        {
-            "report_id": rid,
-            "municipality_code": municipality.code,
-            "municipality_name": municipality.name,
-            **period,
-            "title": report.title,
-            "source_file": report.file,
-            "source_sha256": report.sha256,
-            "incident_count": report.rows_read,  # as the report lists them, valid or not
-        },
-        Source(report.file, None, None),
-    )
-    return out
+        valid.append(raw, values)
+    return records(report, municipality, valid, out)

@@ -24,8 +24,8 @@ from pathlib import Path
 
 from .config import Config, ConfigError, Profile
 from .errors import Problem
-from .columnar import quick_by_report
-from .normalize import Memo, Normalized, normalize_report
+from .columnar import normalize_batch
+from .normalize import Memo, Normalized
 from .readers import RawReport, ReadFailed, read_report
 from .sources import Input
 
@@ -143,19 +143,12 @@ def _read(job: Job) -> RawReport | Processed:
 
 
 def parse_batch(jobs: list[Job]) -> list[Processed]:
-    """Read and normalize a batch of reports: read each, vouch for their rows together
-    (columnar.quick_by_report), then normalize each with what was vouched for."""
-    memo = Memo()
+    """Read a batch of reports, and normalize them together (columnar.normalize_batch)."""
     read = [_read(job) for job in jobs]
-    reports = [r for r in read if isinstance(r, RawReport)]
-    vouched = iter(quick_by_report(reports, memo))
-    results = []
-    for job, r in zip(jobs, read):
-        if isinstance(r, RawReport):
-            normalized = normalize_report(r, job.config.municipality_of(r.profile), memo, vouched=next(vouched))
-            r = Processed(job.item.name, r.without_cells(), normalized, list(r.problems))
-        results.append(r)
-    return results
+    pairs = [(r, job.config.municipality_of(r.profile)) for job, r in zip(jobs, read) if isinstance(r, RawReport)]
+    normalized = iter(normalize_batch([r for r, _ in pairs], [m for _, m in pairs], Memo()))
+    return [Processed(job.item.name, r.without_cells(), next(normalized), list(r.problems)) if isinstance(r, RawReport) else r
+            for job, r in zip(jobs, read)]
 
 
 def _parse_and_store(jobs: list[Job]) -> list[bytes]:
@@ -178,7 +171,7 @@ def process_all(inputs: list[Input], config: Config, encoding: str | None = None
     profiles: dict[Path, Profile] = {}
     settings: dict[int, tuple[Profile, str]] = {}
     results: list[Processed | None] = []
-    size = max(1, min(256, len(inputs) // (max(workers, 1) * 8)))
+    size = max(1, min(1024, len(inputs) // (max(workers, 1) * 8)))
     waiting: list[tuple[list[int], Future[list[bytes]] | list[Job]]] = []
     batch: list[tuple[int, Job]] = []
     with contextlib.ExitStack() as stack:
