@@ -117,7 +117,7 @@ def decode(data: bytes, file: str, encoding: str | None = None) -> str:
 def text_grid(text: str) -> Grid:
     """TSV or CSV (quoted cells may hold line breaks) → rows with their first line number."""
     lines = text.splitlines()
-    tabbed = sum(1 for line in lines if line.count("\t") >= 2)
+    tabbed = any(line.count("\t") >= 2 for line in lines)
     delimiter = "\t" if tabbed else ","
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
     grid: Grid = []

@@ -57,9 +57,12 @@ def clean_text(text: str) -> str:
     return _LINEBREAK.sub(_join, text.replace("\u00a0", " ")).strip(" \t\u3000\r\n")
 
 
+_SPACES = re.compile(r"\s+")
+
+
 def squash_spaces(text: str) -> str:
     """Header text compared without any whitespace: `個人情報の漏えい の有無` == `個人情報の漏えいの有無`."""
-    return re.sub(r"\s+", "", fold_width(text))
+    return _SPACES.sub("", fold_width(text))
 
 
 def unusual_characters(text: str) -> list[str]:
