@@ -48,7 +48,7 @@ import pyarrow.compute as pc
 from .config import ConfigError
 from .errors import Problem
 from .normalize import Normalized, locate
-from .text import fold_number, fold_width
+from .text import fold_number, fold_width, unfolded
 
 KINDS: dict[str, tuple[str, str]] = {
     "email": ("an e-mail address", "メールアドレス"),
@@ -303,26 +303,20 @@ def office_phones(tables: Mapping[str, pa.Table]) -> set[str]:
     return {p for p in pc.unique(incidents.column("contact_phone")).to_pylist() if p and not is_mobile(p)}
 
 
-# A superset of what scan_text can find, in RE2 syntax for Arrow: a cell that does not match
-# cannot hold a finding, so only the few that do are scanned in Python (tested in
-# tests/test_privacy_prefilter.py against scan_text itself).
-# A superset of what scan_text can find, in RE2 syntax for Arrow, matched against the same
-# folded view scan_text reads (text.fold_number): a value that does not match
-# cannot hold a finding, so only the few that do are scanned in Python. A hypothesis test
+# A superset of what scan_text can find, in RE2 syntax for Arrow: a value that does not match
+# cannot hold a finding, so only the few that do are scanned in Python. scan_text reads the
+# text folded (text.fold_number); each character here stands for all that fold into it
+# (text.unfolded), so the values are matched as they are, unfolded. A hypothesis test
 # (tests/test_privacy_prefilter.py) checks it against scan_text itself.
-_D, _S = "[0-9]", "[-() +]"  # digits and what may part their groups, once folded
+_D, _S, _SPACE = unfolded("0123456789"), unfolded("-() +"), unfolded(" ")
 PREFILTER = (
-    "[@〒様氏番]|さま|さん|丁目|郵便"  # e-mail, postal mark, honorifics, 番地/番…号 and 丁目 addresses
-    f"|(?:\\+81|0)[-() ]{{0,4}}{_D}{{0,4}}{_S}{{0,3}}{_D}{{1,4}}{_S}{{0,3}}{_D}{{3,4}}"  # phones start 0 or +81
+    f"{unfolded('@')}|[〒様氏番]|さま|さん|丁目|郵便"  # e-mail, postal mark, honorifics, 番地/番…号 and 丁目 addresses
+    f"|(?:{unfolded('+')}{unfolded('8')}{unfolded('1')}|{unfolded('0')}){unfolded('-() ')}{{0,4}}"  # phones start 0 or +81
+    f"{_D}{{0,4}}{_S}{{0,3}}{_D}{{1,4}}{_S}{{0,3}}{_D}{{3,4}}"
     f"|{_D}{{4}}{_S}{{0,3}}{_D}{{4,6}}{_S}{{0,3}}{_D}{{4,5}}"  # my-number (4-4-4), card (4-4-4-4, 4-6-5) groups
-    f"|{_D}{{3}}-?{_D}{{4}}"  # postal code
-    f"|[町村字] ?{_D}{{1,4}}{_S}{{1,3}}{_D}"  # 町1-2-3
+    f"|{_D}{{3}}{unfolded('-')}?{_D}{{4}}"  # postal code
+    f"|[町村字]{_SPACE}?{_D}{{1,4}}{_S}{{1,3}}{_D}"  # 町1-2-3
 )
-
-
-def folded_view(text: str) -> str:
-    """What the detectors read: width folded, dash and space variants made ASCII."""
-    return fold_number(text)
 
 
 # Made by the pipeline from configuration and arithmetic, never copied from a clerk's text.
@@ -341,10 +335,8 @@ def scan_tables(tables: Mapping[str, pa.Table], normalized: Normalized,
             column = table.column(fieldname)
             if fieldname in GENERATED or not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
                 continue
-            distinct = pc.drop_null(pc.unique(column)).to_pylist()
-            views = pa.array([folded_view(v) for v in distinct], pa.string())
-            hits = pc.match_substring_regex(views, PREFILTER).to_pylist()
-            candidates = [v for v, hit in zip(distinct, hits) if hit]
+            distinct = pc.drop_null(pc.unique(column))
+            candidates = distinct.filter(pc.match_substring_regex(distinct, PREFILTER)).to_pylist()
             flagged: dict[str, list[Finding]] = {}
             for value in candidates:
                 found = [

@@ -39,6 +39,15 @@ def fold_number(text: str) -> str:
     return text.translate(_FOLD).translate(_NUMBER)
 
 
+def unfolded(chars: str) -> str:
+    """An RE2 character class of every character fold_number turns into one of `chars`
+    (those included): a pattern built of these matches a text where the pattern of
+    `chars` matches the text folded, so the text need not be folded first."""
+    folding = {chr(k) for k in _FOLD} | {chr(k) for k in _NUMBER}
+    found = sorted(set(chars) | {c for c in folding if fold_number(c) in chars})
+    return "[" + "".join(f"\\x{{{ord(c):x}}}" for c in found) + "]"
+
+
 def _join(match: re.Match[str]) -> str:
     """Lines of Japanese text join without a space (a sentence wrapped in a cell);
     anything else, e.g. two bullets or Latin words, with one."""
