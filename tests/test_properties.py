@@ -115,3 +115,12 @@ def test_a_figure_that_is_not_one_is_a_typed_error() -> None:
         assert "人数" in exc.reason
     else:
         raise AssertionError("expected ValueProblem")
+
+
+@FUZZ
+@given(st.text(alphabet=st.sampled_from(list("ab 漢\t,\r\n\u3000\u2028\x0c")), max_size=60))
+def test_text_without_quotes_is_split_as_the_csv_module_splits_it(text: str) -> None:
+    from pipeline.readers import csv_grid
+
+    tabbed = any(line.count("\t") >= 2 for line in text.splitlines())
+    assert text_grid(text) == csv_grid(text, "\t" if tabbed else ",")
