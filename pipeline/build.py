@@ -13,6 +13,7 @@ import os
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 from pathlib import Path
 
 import pyarrow as pa
@@ -93,14 +94,21 @@ class Options:
     progress: Progress | None = None
 
 
+def as_arrow(values: list[Any] | pa.Array, kind: pa.DataType) -> pa.Array:
+    return values.cast(kind) if isinstance(values, pa.Array) else pa.array(values, kind)
+
+
 def to_tables(normalized: Normalized, schemas: dict[str, TableSchema]) -> dict[str, pa.Table]:
     """Typed Arrow tables, one pa.array per column, rows in primary-key order (the
-    normalized rows and their sources reordered alike, so an index still finds its source)."""
+    normalized rows and their sources reordered alike, so an index still finds its source).
+    The normalized columns become those Arrow arrays: Python objects cost far more memory."""
     tables: dict[str, pa.Table] = {}
     for name in TABLES:
         schema = schemas[name].arrow_schema()
         values = normalized.columns[name]
-        columns = [pa.array(values.get(f.name, []), f.type) for f in schema]
+        for f in schema:  # each column in turn, its Python values let go as soon as Arrow has them
+            values[f.name] = as_arrow(values.get(f.name, []), f.type)
+        columns = [values[f.name] for f in schema]
         table = pa.Table.from_arrays(columns, schema=pa.schema([f.with_nullable(True) for f in schema]))
         order = pc.sort_indices(table, sort_keys=[(k, "ascending") for k in schemas[name].primary_key])
         in_order = len(order) == 0 or pc.all(pc.equal(order, pa.array(range(len(order)), order.type))).as_py()
@@ -133,7 +141,9 @@ def validate_tables(tables: dict[str, pa.Table], normalized: Normalized, schemas
         for v in checks.check_table(tables[name], schemas[name], tables):
             source, header, value = _locate(normalized, name, v.index, v.field, v.value)
             if name == "incidents" and v.check == "primary-key":
-                other = normalized.sources[name][first_index.setdefault(name, _first_rows(normalized.columns[name]["incident_id"]))[v.value]]
+                ids = normalized.columns[name]["incident_id"]
+                firsts = first_index.setdefault(name, _first_rows(ids.to_pylist() if isinstance(ids, pa.Array) else ids))
+                other = normalized.sources[name][firsts[v.value]]
                 problems.append(
                     Problem("duplicate-incident", source.file, source.row, source.no, "incident_id", header, value,
                             params={"other_file": f"{other.file}, row {other.row}"})
@@ -191,6 +201,9 @@ def _check(paths: list[Path], config: Config, options: Options) -> Outcome:
     outcome.problems.extend(outcome.normalized.problems)
     for report in selection.clashing:  # not published; their own faults are still worth knowing
         outcome.problems.extend(by_report[id(report)].problems)  # type: ignore[union-attr]
+    for result in processed:  # merged: the records now live in outcome.normalized alone, so that
+        result.normalized = None  # to_tables can let each value go once it is in Arrow
+    del by_report
     outcome.tables, found_in_tables = validate_all(outcome.normalized, config)
     outcome.problems.extend(found_in_tables)
     outcome.problems.sort(key=lambda p: (p.file, p.row or 0))

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any, TypeVar
 
+import pyarrow as pa
+
 from .config import Municipality
 from .dates import DatesCell, parse_date, parse_dates_cell, parse_occurrence
 from .errors import Problem, ValueProblem
@@ -75,8 +77,9 @@ class Memo:
 
 @dataclass
 class Normalized:
-    """Records per table, held column-wise (a list per field: compact, cheap to pickle and
-    to hand to Arrow), each row with its Source at the same index."""
+    """Records per table, held column-wise (a list per field: cheap to pickle and to hand to
+    Arrow; build.to_tables turns each into its Arrow array), each row with its Source at
+    the same index."""
 
     columns: dict[str, dict[str, list[Any]]] = field(default_factory=lambda: {t: {} for t in _TABLES})
     sources: dict[str, list[Source]] = field(default_factory=lambda: {t: [] for t in _TABLES})
@@ -110,11 +113,15 @@ class Normalized:
 
     def value(self, table: str, index: int, key: str) -> Any:
         column = self.columns[table].get(key)
-        return None if column is None else column[index]
+        if column is None:
+            return None
+        return column[index].as_py() if isinstance(column, pa.Array) else column[index]
 
     def keep(self, table: str, positions: list[int]) -> None:
         """Only the rows at `positions`, in that order (a sort or a filter)."""
-        self.columns[table] = {key: [values[i] for i in positions] for key, values in self.columns[table].items()}
+        taken = pa.array(positions, pa.int64())
+        self.columns[table] = {key: values.take(taken) if isinstance(values, pa.Array) else [values[i] for i in positions]
+                               for key, values in self.columns[table].items()}
         self.sources[table] = [self.sources[table][i] for i in positions]
 
 
