@@ -78,7 +78,7 @@ class Clock:
 TIMED = [
     ("read + normalize", "build", "process_all"),
     ("· read", "process", "read_report"),
-    ("· normalize", "process", "normalize_report"),
+    ("· normalize", "process", "normalize_batch"),
     ("select", "build", "select_reports"),
     ("to_tables", "build", "to_tables"),
     ("validate", "build", "validate_tables"),

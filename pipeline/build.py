@@ -22,7 +22,7 @@ import pyarrow.compute as pc
 from . import checks, ckan, dcat, landing, package, portal, privacy, publish, rejects, rules
 from .config import Config
 from .errors import Problem, errors_in
-from .normalize import FIELD_COLUMN, Normalized, Source, locate
+from .normalize import ARROW, FIELD_COLUMN, Normalized, Source, locate
 from .readers import RawReport
 from .schema import TABLES, TableSchema, load_schemas
 from .process import Progress, process_all
@@ -94,8 +94,8 @@ class Options:
     progress: Progress | None = None
 
 
-def as_arrow(values: list[Any] | pa.Array, kind: pa.DataType) -> pa.Array:
-    return values.cast(kind) if isinstance(values, pa.Array) else pa.array(values, kind)
+def as_arrow(values: list[Any] | pa.Array | pa.ChunkedArray, kind: pa.DataType) -> pa.Array | pa.ChunkedArray:
+    return values.cast(kind) if isinstance(values, ARROW) else pa.array(values, kind)
 
 
 def to_tables(normalized: Normalized, schemas: dict[str, TableSchema]) -> dict[str, pa.Table]:
@@ -142,7 +142,7 @@ def validate_tables(tables: dict[str, pa.Table], normalized: Normalized, schemas
             source, header, value = _locate(normalized, name, v.index, v.field, v.value)
             if name == "incidents" and v.check == "primary-key":
                 ids = normalized.columns[name]["incident_id"]
-                firsts = first_index.setdefault(name, _first_rows(ids.to_pylist() if isinstance(ids, pa.Array) else ids))
+                firsts = first_index.setdefault(name, _first_rows(ids.to_pylist() if isinstance(ids, ARROW) else ids))
                 other = normalized.sources[name][firsts[v.value]]
                 problems.append(
                     Problem("duplicate-incident", source.file, source.row, source.no, "incident_id", header, value,

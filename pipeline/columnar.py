@@ -29,34 +29,22 @@ from .errors import ValueProblem
 from .config import Municipality
 from .normalize import MAX_CELL_CHARS, Memo, Normalized, RowValues, ValueColumns, normalize_report, records
 from .readers import RawReport, RawRow
-from .text import HIDDEN_RANGES, clean_text, unusual_characters
+from .text import HIDDEN_RANGES, char_class, clean_text, unusual_characters
 from .values import parse_figures, parse_leak, parse_no, parse_office, parse_phone, split_measures
 
 REQUIRED = ("no", "dates", "office", "summary", "leak", "category")
 FREE_TEXT = ("category", "summary", "response", "measures")  # checked for characters CP932 lacks
 
 
-def _char_class(codes: Sequence[int], negate: bool = False) -> str:
-    """An RE2 character class of the code points, as ranges."""
-    ranges: list[tuple[int, int]] = []
-    for code in sorted(codes):
-        if ranges and code == ranges[-1][1] + 1:
-            ranges[-1] = (ranges[-1][0], code)
-        else:
-            ranges.append((code, code))
-    body = "".join(f"\\x{{{lo:x}}}" if lo == hi else f"\\x{{{lo:x}}}-\\x{{{hi:x}}}" for lo, hi in ranges)
-    return f"[{'^' if negate else ''}{body}]"
-
-
 @lru_cache(maxsize=1)
 def patterns() -> dict[str, str]:
     """RE2 character classes derived from Python's own definitions, so that they cannot
     drift apart: str.isspace (what strip() and \\s take away) and text.HIDDEN_RANGES."""
-    spaces = [c for c in range(0x110000) if chr(c).isspace()]
+    spaces = [chr(c) for c in range(0x110000) if chr(c).isspace()]
     return {
-        "blank": f"^{_char_class(spaces)}*$",  # what str.strip() leaves empty
-        "odd_space": _char_class([c for c in spaces if c not in (0x20, 0x09)]),  # line breaks, U+3000, NBSP ...
-        "hidden": _char_class([c for lo, hi in HIDDEN_RANGES for c in range(lo, hi + 1)]),
+        "blank": f"^{char_class(spaces)}*$",  # what str.strip() leaves empty
+        "odd_space": char_class(c for c in spaces if c not in " \t"),  # line breaks, U+3000, NBSP ...
+        "hidden": char_class(chr(c) for lo, hi in HIDDEN_RANGES for c in range(lo, hi + 1)),
     }
 
 

@@ -50,6 +50,7 @@ class Source:
 
 
 _TABLES = ("reports", "incidents", "measures", "figures")
+ARROW = (pa.Array, pa.ChunkedArray)  # a column past to_tables (chunked when its text passes 2 GB)
 
 
 @dataclass
@@ -79,7 +80,8 @@ class Memo:
 class Normalized:
     """Records per table, held column-wise (a list per field: cheap to pickle and to hand to
     Arrow; build.to_tables turns each into its Arrow array), each row with its Source at
-    the same index."""
+    the same index. `add` and `extend` build it, so they take lists only: they come
+    before to_tables; `value` and `keep` take either."""
 
     columns: dict[str, dict[str, list[Any]]] = field(default_factory=lambda: {t: {} for t in _TABLES})
     sources: dict[str, list[Source]] = field(default_factory=lambda: {t: [] for t in _TABLES})
@@ -115,12 +117,12 @@ class Normalized:
         column = self.columns[table].get(key)
         if column is None:
             return None
-        return column[index].as_py() if isinstance(column, pa.Array) else column[index]
+        return column[index].as_py() if isinstance(column, ARROW) else column[index]
 
     def keep(self, table: str, positions: list[int]) -> None:
         """Only the rows at `positions`, in that order (a sort or a filter)."""
         taken = pa.array(positions, pa.int64())
-        self.columns[table] = {key: values.take(taken) if isinstance(values, pa.Array) else [values[i] for i in positions]
+        self.columns[table] = {key: values.take(taken) if isinstance(values, ARROW) else [values[i] for i in positions]
                                for key, values in self.columns[table].items()}
         self.sources[table] = [self.sources[table][i] for i in positions]
 

@@ -48,7 +48,7 @@ import pyarrow.compute as pc
 from .config import ConfigError
 from .errors import Problem
 from .normalize import Normalized, locate
-from .text import fold_number, fold_width, unfolded
+from .text import char_class, fold_number, fold_width, folds_into, unfolded
 
 KINDS: dict[str, tuple[str, str]] = {
     "email": ("an e-mail address", "メールアドレス"),
@@ -308,7 +308,9 @@ def office_phones(tables: Mapping[str, pa.Table]) -> set[str]:
 # text folded (text.fold_number); each character here stands for all that fold into it
 # (text.unfolded), so the values are matched as they are, unfolded. A hypothesis test
 # (tests/test_privacy_prefilter.py) checks it against scan_text itself.
-_D, _S, _SPACE = unfolded("0123456789"), unfolded("-() +"), unfolded(" ")
+# digits: what folds into 0-9, and every other digit Python's \\d takes (the detectors use it)
+_D = char_class(folds_into("0123456789") | {chr(c) for c in range(0x110000) if chr(c).isdecimal()})
+_S, _SPACE = unfolded("-() +"), unfolded(" ")
 PREFILTER = (
     f"{unfolded('@')}|[〒様氏番]|さま|さん|丁目|郵便"  # e-mail, postal mark, honorifics, 番地/番…号 and 丁目 addresses
     f"|(?:{unfolded('+')}{unfolded('8')}{unfolded('1')}|{unfolded('0')}){unfolded('-() ')}{{0,4}}"  # phones start 0 or +81

@@ -18,7 +18,7 @@ import os
 import pickle
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 
@@ -179,7 +179,7 @@ def process_all(inputs: list[Input], config: Config, encoding: str | None = None
 
         def send(full: bool) -> None:
             nonlocal pool
-            if full and pool is None and workers > 1:
+            if full and pool is None and workers > 1 and len(inputs) >= 2 * workers:
                 pool = stack.enter_context(ProcessPoolExecutor(max_workers=workers))
             jobs = [job for _, job in batch]
             waiting.append(([at for at, _ in batch], pool.submit(_parse_and_store, jobs) if pool else jobs))
@@ -192,6 +192,8 @@ def process_all(inputs: list[Input], config: Config, encoding: str | None = None
                 done = prepared if isinstance(prepared, Processed) else hit
                 if hit is not None:
                     hit.cached = True
+                    if hit.report is not None:  # the same bytes may now be elsewhere: read back from here
+                        hit.report = replace(hit.report, path=str(item.path))
                 results.append(_told(done, progress))  # type: ignore[arg-type]
                 continue
             batch.append((len(results), prepared))

@@ -119,7 +119,9 @@ def text_grid(text: str) -> Grid:
     """TSV or CSV (quoted cells may hold line breaks) → rows with their first line number."""
     lines = text.splitlines()
     delimiter = "\t" if any(line.count("\t") >= 2 for line in lines) else ","
-    if '"' not in text:  # no quoting: each line is a row, as csv_grid would read it, faster
+    if '"' not in text and max(map(len, lines), default=0) <= csv.field_size_limit():
+        # no quoting: each line is a row, as csv_grid would read it (which refuses a cell over
+        # the csv module's field size limit), only faster
         return [(number, line.split(delimiter)) for number, line in enumerate(_LINE_END.split(text), 1)
                 if line.replace(delimiter, " ").strip()]
     return csv_grid(text, delimiter)

@@ -51,14 +51,17 @@ def _files(top: Path) -> list[tuple[Path, bool]]:
     folders = [top]
     while folders:
         folder = folders.pop()
-        with os.scandir(folder) as entries:
-            for entry in entries:
-                if entry.name.startswith("."):
-                    continue  # a hidden file, or a hidden folder with everything in it
-                if entry.is_dir(follow_symlinks=False):
-                    folders.append(Path(entry.path))
-                elif entry.is_file() and not _hidden(Path(entry.name)):
-                    found.append((Path(entry.path), entry.is_symlink()))
+        try:
+            entries = list(os.scandir(folder))
+        except PermissionError:
+            continue  # as rglob does: a folder that cannot be listed is passed over
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue  # a hidden file, or a hidden folder with everything in it
+            if entry.is_dir(follow_symlinks=False):
+                folders.append(Path(entry.path))
+            elif entry.is_file() and not _hidden(Path(entry.name)):
+                found.append((Path(entry.path), entry.is_symlink()))
     return sorted(found)
 
 

@@ -9,6 +9,7 @@ Free text (summary, measures) keeps the characters the clerk wrote.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
 _FULLWIDTH = {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)}
 del _FULLWIDTH[0xFF5E]  # ～ stays: it separates ranges, and is not a tilde in Japanese text
@@ -39,13 +40,29 @@ def fold_number(text: str) -> str:
     return text.translate(_FOLD).translate(_NUMBER)
 
 
+def folds_into(chars: str) -> set[str]:
+    """Every character fold_number turns into one of `chars`, those included."""
+    folding = {chr(k) for k in _FOLD} | {chr(k) for k in _NUMBER}
+    return set(chars) | {c for c in folding if fold_number(c) in chars}
+
+
+def char_class(chars: Iterable[str], negate: bool = False) -> str:
+    """An RE2 character class of the characters, as ranges of code points."""
+    ranges: list[tuple[int, int]] = []
+    for code in sorted(set(map(ord, chars))):
+        if ranges and code == ranges[-1][1] + 1:
+            ranges[-1] = (ranges[-1][0], code)
+        else:
+            ranges.append((code, code))
+    body = "".join(f"\\x{{{lo:x}}}" if lo == hi else f"\\x{{{lo:x}}}-\\x{{{hi:x}}}" for lo, hi in ranges)
+    return f"[{'^' if negate else ''}{body}]"
+
+
 def unfolded(chars: str) -> str:
     """An RE2 character class of every character fold_number turns into one of `chars`
     (those included): a pattern built of these matches a text where the pattern of
     `chars` matches the text folded, so the text need not be folded first."""
-    folding = {chr(k) for k in _FOLD} | {chr(k) for k in _NUMBER}
-    found = sorted(set(chars) | {c for c in folding if fold_number(c) in chars})
-    return "[" + "".join(f"\\x{{{ord(c):x}}}" for c in found) + "]"
+    return char_class(folds_into(chars))
 
 
 def _join(match: re.Match[str]) -> str:

@@ -41,8 +41,19 @@ def parse_leak(text: str) -> Leak:
     leaked = m.group("flag") in ("有", "あり")
     if not leaked and (m.group("n") or m.group("unknown")):
         raise ValueProblem(f"{text!r} says 無 but gives a count", f"「{text}」は「無」なのに人数が書かれています")
-    persons = int(m.group("n").replace(",", "")) if m.group("n") else None
+    persons = _count(m.group("n"), text) if m.group("n") else None
     return Leak(leaked, persons)
+
+
+MAX_DIGITS = 15  # 999兆: a count or an amount in yen beyond it is a typing error
+
+
+def _count(digits: str, text: str) -> int:
+    """A whole number written with thousands commas, refused when too long to be meant."""
+    plain = digits.replace(",", "")
+    if len(plain.split(".")[0]) > MAX_DIGITS:
+        raise ValueProblem(f"the number in {text!r} has more than {MAX_DIGITS} digits", f"「{text}」の数が{MAX_DIGITS}桁を超えています")
+    return int(plain)
 
 
 def parse_phone(text: str) -> str:
@@ -108,6 +119,9 @@ def parse_figures(block: str) -> list[Figure]:
                 f"the figure {token!r} is not a label, a number and a unit (e.g. 人数：3人)",
                 f"「{token}」は「人数：3人」のような 項目・数・単位 として読めません",
             )
+        whole = m.group("num").replace(",", "").split(".")[0]
+        if len(whole) + (4 if m.group("man") else 0) > MAX_DIGITS:  # before float() can overflow
+            raise ValueProblem(f"the figure {token!r} has more than {MAX_DIGITS} digits", f"「{token}」の数が{MAX_DIGITS}桁を超えています")
         number = float(m.group("num").replace(",", "")) * (10_000 if m.group("man") else 1)
         if number != int(number):
             raise ValueProblem(f"the figure {token!r} is not a whole number", f"「{token}」は整数ではありません")

@@ -211,3 +211,42 @@ def test_names_stay_unique_whatever_the_inputs(run: Callable[..., Result], tmp_p
 
     names = [i.name for i in find_inputs([tmp_path / "d1", tmp_path / "d2", tmp_path / "sub" / "x.txt"]).inputs]
     assert len(names) == len(set(names)) == 3
+
+
+def test_a_cell_past_the_csv_field_limit_is_refused_with_or_without_quotes(tmp_path: Path) -> None:
+    import csv
+
+    from pipeline.config import load_config
+    from pipeline.readers import ReadFailed, read_report
+
+    from .conftest import ROOT
+
+    text = SEED.read_text(encoding="utf-8")
+    huge = text.replace("日常生活用具給付事業", "あ" * 2_000, 1)
+    before = csv.field_size_limit(1_000)  # process-wide, and some libraries raise it on import
+    try:
+        for name, body in (("plain.txt", huge), ("quoted.txt", huge.replace("\t0796-24-7033", '\t"0796-24-7033"', 1))):
+            (tmp_path / name).write_text(body, encoding="utf-8")
+            with pytest.raises(ReadFailed, match="field larger than field limit"):
+                read_report(tmp_path / name, load_config(ROOT).profile)
+    finally:
+        csv.field_size_limit(before)
+
+
+def test_a_folder_that_cannot_be_listed_is_passed_over(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    from pipeline import sources
+
+    (tmp_path / "locked").mkdir()
+    (tmp_path / "locked" / "b.txt").write_text("x", encoding="utf-8")
+    (tmp_path / "a.txt").write_text("x", encoding="utf-8")
+    real = os.scandir
+
+    def scandir(path):  # type: ignore[no-untyped-def]
+        if str(path).endswith("locked"):
+            raise PermissionError(13, "Permission denied", str(path))
+        return real(path)
+
+    monkeypatch.setattr(sources.os, "scandir", scandir)
+    assert [i.name for i in sources.find_inputs([tmp_path]).inputs] == ["a.txt"]  # as rglob does

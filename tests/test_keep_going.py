@@ -101,3 +101,22 @@ def test_a_result_lets_its_cells_go_and_reads_them_back_only_from_the_same_file(
     assert slim.rows_again() == ()  # changed since: its cells would not be the ones checked
     copy.unlink()
     assert slim.rows_again() == ()
+
+
+def test_rejected_rows_keep_their_cells_when_the_cache_knew_the_report_elsewhere(make_report: Callable[..., Path], tmp_path: Path) -> None:
+    from pipeline.build import Options, build
+    from pipeline.config import load_config
+    from pipeline.rejects import rejected_rows
+
+    from .conftest import ROOT
+
+    config, options = load_config(ROOT), Options(cache_dir=tmp_path / "cache")
+    report = make_report(cells={(2, LEAK): "たぶん"})
+    first = build([report], config, tmp_path / "a", options, keep_going=True)
+    moved = tmp_path / "moved"
+    moved.mkdir()
+    report.rename(moved / report.name)  # the same bytes found elsewhere: a cache hit
+    again = build([moved / report.name], config, tmp_path / "b", options, keep_going=True)
+    assert not first.ok and not again.ok
+    (row,) = rejected_rows(again)
+    assert json.loads(row.cells)["個人情報の漏えい の有無"] == "たぶん"

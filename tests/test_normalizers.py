@@ -159,3 +159,13 @@ def test_a_normalized_phone_normalizes_to_itself(phone: str) -> None:
 def test_measures_round_trip(items: list[str]) -> None:
     joined = " ".join("・" + item for item in items)
     assert split_measures(joined) == items
+
+
+@pytest.mark.parametrize("parse, text", [
+    (parse_figures, "人数：" + "9" * 400 + "人"),  # float() would overflow
+    (parse_figures, "約9999,9999,9999万円"),  # past what an Arrow int64 holds, once 万 is applied
+    (parse_leak, "有(" + "9" * 5000 + "人)"),  # int() refuses strings this long
+])
+def test_numbers_too_long_to_be_meant_are_a_problem_not_a_crash(parse, text) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(ValueProblem, match="15 digits"):
+        parse(text)

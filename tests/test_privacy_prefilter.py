@@ -15,11 +15,12 @@ PIECES = [
     "中央町1丁目2番3号", "三丁目4-5", "12番地の3", "山田太郎様", "田中さん", "佐藤氏", "鈴木さま", "第63条", "246,000円",
     "2024.4.8 (2024.4.15)", "134人", "令和6年", "電話", "ー", "－", " ", "\u3000", "、", "。",
     "090–1234–5678", "0796—24—7033", "668‑8666", "668ｰ8666", "＋８１－７９６－２４－７３３３", "3782 822463 10005",
-    "中央町\u00a01-2", "町\t1-2", "町1―2", "（０７９６）２４－７０３３",
+    "中央町\u00a01-2", "町\t1-2", "町1―2", "（０７９６）２４－７０３３", "0٩0-١٢٣٤-٥٦٧٨",
 ]
 # every character the detectors' view folds: dashes, spaces, full-width forms
 FOLDED = "‐‑‒–—―−－ーｰ\u00a0\u2009\u202f\t　＋（）０１２３４５６７８９"
-TEXT = st.lists(st.one_of(st.sampled_from(PIECES), st.text(alphabet="0123456789-() +@＠様さん氏番地丁目号〒市町村字" + FOLDED, max_size=12)), max_size=6).map("".join)
+OTHER = "٠١٢٣٤٥٦٧٨٩०१२\u2003\u2028\u3000\u1680"  # other digits \d takes, other spaces \s takes
+TEXT = st.lists(st.one_of(st.sampled_from(PIECES), st.text(alphabet="0123456789-() +@＠様さん氏番地丁目号〒市町村字" + FOLDED + OTHER, max_size=12)), max_size=6).map("".join)
 
 
 def prefilter_matches(text: str) -> bool:
