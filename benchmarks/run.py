@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import inspect
 import json
 import os
 import platform
@@ -62,7 +63,24 @@ class Clock:
         self.seconds[label] = self.seconds.get(label, 0.0) + seconds
 
     def wrap(self, label: str, func: Callable[..., Any], peak: bool = False) -> Callable[..., Any]:
-        """`func`, adding its time to `label` (and noting the peak RSS after it when `peak`)."""
+        """`func`, adding its time to `label` (and noting the peak RSS after it when `peak`);
+        for a generator, the time spent inside it, item by item."""
+        if inspect.isgeneratorfunction(func):
+            def timed_items(*args: Any, **kwargs: Any) -> Any:
+                items = func(*args, **kwargs)
+                while True:
+                    started = time.perf_counter()
+                    try:
+                        item = next(items)
+                    except StopIteration:
+                        return
+                    finally:
+                        self.add(label, time.perf_counter() - started)
+                        if peak:
+                            self.peak_mib[label] = _vm("VmHWM")
+                    yield item
+            return timed_items
+
         def timed(*args: Any, **kwargs: Any) -> Any:
             started = time.perf_counter()
             try:
@@ -76,7 +94,7 @@ class Clock:
 
 # (label, module, attribute): each is wrapped in the child; labels starting with "· " are parts of the stage above
 TIMED = [
-    ("read + normalize", "build", "process_all"),
+    ("read + normalize", "build", "iter_processed"),  # time inside it; folding the results in is "other"
     ("· read", "process", "read_report"),
     ("· normalize", "process", "normalize_batch"),
     ("select", "build", "select_reports"),

@@ -12,7 +12,7 @@ import gc
 import os
 import shutil
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 from pathlib import Path
 
@@ -25,7 +25,7 @@ from .errors import Problem, errors_in
 from .normalize import ARROW, FIELD_COLUMN, Normalized, Source, locate
 from .readers import RawReport
 from .schema import TABLES, TableSchema, load_schemas
-from .process import Progress, process_all
+from .process import Progress, iter_processed
 from .sources import find_inputs, select_reports
 from .writers import WrittenFile, write_tables
 
@@ -180,10 +180,57 @@ def check(paths: list[Path], config: Config, options: Options = Options()) -> Ou
         return _check(paths, config, options)
 
 
+@dataclass
+class _Folded:
+    """Each report's records folded in as it arrives: Python lists for the latest reports,
+    Arrow chunks (typed by the schema) for every 50,000 incidents before, so that the
+    Python objects of a national archive never all live at once. Sources stay Python."""
+
+    schemas: dict[str, TableSchema]
+    merged: Normalized = field(default_factory=Normalized)
+    chunks: dict[str, dict[str, list[pa.Array]]] = field(default_factory=dict)
+    kept: dict[int, tuple[list[Problem], int, int]] = field(default_factory=dict)  # id(report) -> its problems, counts
+
+    def add(self, report: RawReport, part: Normalized, every: int = 50_000) -> None:
+        self.kept[id(report)] = (part.problems, part.rows_read, part.rows_rejected)
+        self.merged.extend(replace(part, problems=[]))
+        if len(self.merged.columns["incidents"].get("incident_id", ())) >= every:
+            self._flush()
+
+    def _flush(self) -> None:
+        for name, columns in self.merged.columns.items():
+            kinds = {f.name: f.type for f in self.schemas[name].arrow_schema()}
+            for key, values in columns.items():
+                self.chunks.setdefault(name, {}).setdefault(key, []).append(pa.array(values, kinds[key]))
+                columns[key] = []
+
+    def result(self, reports: list[RawReport]) -> Normalized:
+        """The records of `reports` alone (the others' rows dropped), each column one Arrow array."""
+        self._flush()
+        out = self.merged
+        for name, columns in out.columns.items():
+            for key in columns:
+                columns[key] = pa.chunked_array(self.chunks[name][key], self.chunks[name][key][0].type)
+        files = {r.file for r in reports}
+        if any(f not in files for f in out.headers):  # a superseded or clashing report was folded in
+            for name, sources in out.sources.items():
+                out.keep(name, [i for i, s in enumerate(sources) if s.file in files])
+        out.problems = [p for r in reports for p in self.kept[id(r)][0]]
+        out.rows_read = sum(self.kept[id(r)][1] for r in reports)
+        out.rows_rejected = sum(self.kept[id(r)][2] for r in reports)
+        return out
+
+
 def _check(paths: list[Path], config: Config, options: Options) -> Outcome:
     outcome = Outcome()
     found = find_inputs(paths)
-    processed = process_all(found.inputs, config, options.encoding, options.workers, options.cache_dir, options.progress)
+    folded = _Folded(load_schemas())
+    processed = []
+    for result in iter_processed(found.inputs, config, options.encoding, options.workers, options.cache_dir, options.progress):
+        if result.report is not None and result.normalized is not None:
+            folded.add(result.report, result.normalized)
+            result.normalized = None  # folded in: let it go
+        processed.append(result)
     outcome.problems.extend(found.skipped)
     selection = select_reports([r.report for r in processed if r.report is not None], config)
     replaced = {id(r) for r in selection.superseded}
@@ -195,15 +242,10 @@ def _check(paths: list[Path], config: Config, options: Options) -> Outcome:
     outcome.reports, outcome.superseded = selection.reports, selection.superseded
     outcome.read_reports = selection.reports + selection.clashing
     outcome.problems.extend(selection.problems)
-    by_report = {id(r.report): r.normalized for r in processed if r.report is not None}
-    for report in selection.reports:
-        outcome.normalized.extend(by_report[id(report)])  # type: ignore[arg-type]
+    outcome.normalized = folded.result(selection.reports)
     outcome.problems.extend(outcome.normalized.problems)
     for report in selection.clashing:  # not published; their own faults are still worth knowing
-        outcome.problems.extend(by_report[id(report)].problems)  # type: ignore[union-attr]
-    for result in processed:  # merged: the records now live in outcome.normalized alone, so that
-        result.normalized = None  # to_tables can let each value go once it is in Arrow
-    del by_report
+        outcome.problems.extend(folded.kept[id(report)][0])
     outcome.tables, found_in_tables = validate_all(outcome.normalized, config)
     outcome.problems.extend(found_in_tables)
     outcome.problems.sort(key=lambda p: (p.file, p.row or 0))

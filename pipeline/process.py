@@ -16,7 +16,7 @@ import hashlib
 import json
 import os
 import pickle
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import asdict, dataclass, replace
 from functools import lru_cache
@@ -162,17 +162,25 @@ def _parse_and_store(jobs: list[Job]) -> list[bytes]:
 
 def process_all(inputs: list[Input], config: Config, encoding: str | None = None, workers: int = 1,
                 cache_dir: Path | None = None, progress: Progress | None = None) -> list[Processed]:
-    """Every input processed, in input order; `progress` hears of each as it is done.
+    """Every input processed, in input order (see iter_processed)."""
+    return list(iter_processed(inputs, config, encoding, workers, cache_dir, progress))
+
+
+def iter_processed(inputs: list[Input], config: Config, encoding: str | None = None, workers: int = 1,
+                   cache_dir: Path | None = None, progress: Progress | None = None) -> Iterator[Processed]:
+    """Every input processed, yielded in input order as soon as it and those before it are
+    done (so a caller can fold each in and let it go); `progress` hears of each.
 
     Cached results are loaded here. The reports to parse go out in batches as soon as a
-    batch is full, so the workers start while later files are still being hashed; the
-    worker processes start only when a first batch is full, and a last, partial batch
+    batch is full, so the workers start while later files are still being hashed; worker
+    processes start only with at least two reports per worker, and a last, partial batch
     is parsed here when there are no workers (one corrected report, say)."""
     profiles: dict[Path, Profile] = {}
     settings: dict[int, tuple[Profile, str]] = {}
     results: list[Processed | None] = []
     size = max(1, min(1024, len(inputs) // (max(workers, 1) * 8)))
     waiting: list[tuple[list[int], Future[list[bytes]] | list[Job]]] = []
+    batch_at: dict[int, int] = {}  # position of a report being parsed -> its batch in `waiting`
     batch: list[tuple[int, Job]] = []
     with contextlib.ExitStack() as stack:
         pool: ProcessPoolExecutor | None = None
@@ -182,6 +190,7 @@ def process_all(inputs: list[Input], config: Config, encoding: str | None = None
             if full and pool is None and workers > 1 and len(inputs) >= 2 * workers:
                 pool = stack.enter_context(ProcessPoolExecutor(max_workers=workers))
             jobs = [job for _, job in batch]
+            batch_at.update((at, len(waiting)) for at, _ in batch)
             waiting.append(([at for at, _ in batch], pool.submit(_parse_and_store, jobs) if pool else jobs))
             batch.clear()
 
@@ -202,17 +211,25 @@ def process_all(inputs: list[Input], config: Config, encoding: str | None = None
                 send(full=True)
         if batch:
             send(full=False)
-        for positions, work in waiting:
-            if isinstance(work, list):
-                parsed = parse_batch(work)
-                for job, result in zip(work, parsed):
-                    if job.cache_dir is not None and job.key:
-                        _store(job.cache_dir, job.key, pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL))
-            else:
-                parsed = [pickle.loads(p) for p in work.result()]
-            for at, result in zip(positions, parsed):
-                results[at] = _told(result, progress)
-    return [r for r in results if r is not None]
+        for at in range(len(results)):
+            if results[at] is None:
+                _collect(*waiting[batch_at[at]], results, progress)
+            done, results[at] = results[at], None  # the caller keeps it, or lets it go
+            yield done  # type: ignore[misc]
+
+
+def _collect(positions: list[int], work: Future[list[bytes]] | list[Job], results: list[Processed | None],
+             progress: Progress | None) -> None:
+    """A batch's results into their places: from a worker, or parsed (and cached) here."""
+    if isinstance(work, list):
+        parsed = parse_batch(work)
+        for job, result in zip(work, parsed):
+            if job.cache_dir is not None and job.key:
+                _store(job.cache_dir, job.key, pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL))
+    else:
+        parsed = [pickle.loads(p) for p in work.result()]
+    for at, result in zip(positions, parsed):
+        results[at] = _told(result, progress)
 
 
 def _told(result: Processed, progress: Progress | None) -> Processed:
