@@ -11,6 +11,7 @@ import contextlib
 import gc
 import os
 import shutil
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -255,9 +256,12 @@ def _check(paths: list[Path], config: Config, options: Options) -> Outcome:
 def validate_all(normalized: Normalized, config: Config) -> tuple[dict[str, pa.Table], list[Problem]]:
     """The typed tables, and what the schema checks, the rules and the privacy scan find in them."""
     schemas = load_schemas()
+    exceptions = privacy.load_exceptions(config.options)
     tables = to_tables(normalized, schemas)
-    problems = validate_tables(tables, normalized, schemas)
-    problems += privacy.scan_tables(tables, normalized, privacy.load_exceptions(config.options))
+    with ThreadPoolExecutor(max_workers=2) as pool:  # both read the tables only, mostly in Arrow (no GIL)
+        scanned = pool.submit(privacy.scan_tables, tables, normalized, exceptions)
+        problems = validate_tables(tables, normalized, schemas)
+        problems += scanned.result()
     return tables, problems
 
 
