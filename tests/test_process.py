@@ -120,3 +120,17 @@ def test_the_order_of_a_profiles_columns_is_part_of_the_key(tmp_path: Path, conf
     seen: list[process.Processed] = []
     check([city], config, Options(cache_dir=cache, progress=seen.append))
     assert not any(p.cached for p in seen)
+
+
+def test_workers_give_the_same_package_for_a_synthetic_archive(tmp_path: Path, config: Config) -> None:
+    """Many reports a batch, through the columnar path: one process or two, the same bytes."""
+    from benchmarks.generate import generate
+
+    generate(tmp_path / "raw", 1_500, municipalities=4, years=4, workers=1)
+    one, two = tmp_path / "one", tmp_path / "two"
+    first = build([tmp_path / "raw"], config, one, Options(workers=1))
+    second = build([tmp_path / "raw"], config, two, Options(workers=2, cache_dir=tmp_path / "cache"))
+    assert first.ok and second.ok
+    assert first.problems == second.problems
+    assert len(first.tables["incidents"]) == 1_500
+    assert tree_digest(one) == tree_digest(two)
