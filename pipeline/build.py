@@ -25,7 +25,7 @@ from .config import Config
 from .errors import Problem, errors_in
 from .normalize import ARROW, FIELD_COLUMN, Normalized, Source, locate
 from .readers import RawReport
-from .schema import TABLES, TableSchema, load_schemas
+from .schema import TABLES, TableSchema, load_schemas, typed_table
 from .process import Progress, iter_processed
 from .sources import find_inputs, select_reports
 from .writers import WrittenFile, write_tables
@@ -183,35 +183,65 @@ def check(paths: list[Path], config: Config, options: Options = Options()) -> Ou
 
 @dataclass
 class _Folded:
-    """Each report's records folded in as it arrives: Python lists for the latest reports,
-    Arrow chunks (typed by the schema) for every 50,000 incidents before, so that the
-    Python objects of a national archive never all live at once. Sources stay Python."""
+    """Each report's records folded in as it arrives, in input order, into Arrow chunks typed
+    by the schema: a worker's results come as Arrow already (slices of its batch's tables);
+    cached and in-process results come as Python lists, converted every 50,000 incidents.
+    So the Python objects of a national archive never all live at once. Sources stay Python,
+    and rows stay in the order of their sources: one kind is flushed before the other is
+    taken in."""
 
     schemas: dict[str, TableSchema]
     merged: Normalized = field(default_factory=Normalized)
     chunks: dict[str, dict[str, list[pa.Array]]] = field(default_factory=dict)
+    slices: list[dict[str, pa.Table]] = field(default_factory=list)  # a worker's, not yet chunks
+    sliced: int = 0  # incidents in `slices`
     kept: dict[int, tuple[list[Problem], int, int]] = field(default_factory=dict)  # id(report) -> its problems, counts
+
+    def __post_init__(self) -> None:
+        self.merged.columns = {t: {f.name: [] for f in s.arrow_schema()} for t, s in self.schemas.items()}
 
     def add(self, report: RawReport, part: Normalized, every: int = 50_000) -> None:
         self.kept[id(report)] = (part.problems, part.rows_read, part.rows_rejected)
-        self.merged.extend(replace(part, problems=[]))
-        if len(self.merged.columns["incidents"].get("incident_id", ())) >= every:
-            self._flush()
+        if part.arrow is not None:
+            self._flush_lists()
+            self.slices.append(part.arrow)
+            self.sliced += len(part.arrow["incidents"])
+            self.merged.headers.update(part.headers)
+            for name, sources in part.sources.items():
+                self.merged.sources[name].extend(sources)
+            if self.sliced >= every:
+                self._flush_slices()
+        else:
+            self._flush_slices()
+            self.merged.extend(replace(part, problems=[]))
+            if len(self.merged.columns["incidents"]["incident_id"]) >= every:
+                self._flush_lists()
 
-    def _flush(self) -> None:
+    def _chunk(self, table: pa.Table, name: str) -> None:
+        for key in table.column_names:
+            self.chunks.setdefault(name, {}).setdefault(key, []).extend(table.column(key).chunks)
+
+    def _flush_lists(self) -> None:
         for name, columns in self.merged.columns.items():
-            kinds = {f.name: f.type for f in self.schemas[name].arrow_schema()}
-            for key, values in columns.items():
-                self.chunks.setdefault(name, {}).setdefault(key, []).append(pa.array(values, kinds[key]))
-                columns[key] = []
+            rows = len(next(iter(columns.values()), []))
+            if rows:
+                self._chunk(typed_table(columns, rows, self.schemas[name]), name)
+                self.merged.columns[name] = {key: [] for key in columns}
+
+    def _flush_slices(self) -> None:
+        if self.slices:
+            for name in self.schemas:
+                self._chunk(pa.concat_tables([s[name] for s in self.slices]).combine_chunks(), name)
+            self.slices, self.sliced = [], 0
 
     def result(self, reports: list[RawReport]) -> Normalized:
         """The records of `reports` alone (the others' rows dropped), each column one Arrow array."""
-        self._flush()
+        self._flush_lists()
+        self._flush_slices()
         out = self.merged
-        for name, columns in out.columns.items():
-            for key in columns:
-                columns[key] = pa.chunked_array(self.chunks[name][key], self.chunks[name][key][0].type)
+        for name, schema in self.schemas.items():
+            out.columns[name] = {f.name: pa.chunked_array(self.chunks.get(name, {}).get(f.name, []), f.type)
+                                 for f in schema.arrow_schema()}
         files = {r.file for r in reports}
         if any(f not in files for f in out.headers):  # a superseded or clashing report was folded in
             for name, sources in out.sources.items():

@@ -71,7 +71,9 @@ class Memo:
         try:
             found: T | ValueProblem = parser(text)
         except ValueProblem as exc:
-            found = exc
+            # kept without its traceback: the frames hold this Memo, and a cycle through
+            # them would keep the whole batch alive while the collector is paused
+            found = exc.with_traceback(None)
         self.results[key] = found
         return found
 
@@ -89,6 +91,7 @@ class Normalized:
     headers: dict[str, dict[str, str]] = field(default_factory=dict)  # file -> column key -> header text
     rows_read: int = 0
     rows_rejected: int = 0
+    arrow: dict[str, pa.Table] | None = None  # the records as Arrow instead, as a worker sends them
 
     def add(self, table: str, record: Record, source: Source) -> None:
         columns = self.columns[table]

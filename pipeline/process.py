@@ -27,6 +27,7 @@ from .errors import Problem
 from .columnar import normalize_batch
 from .normalize import Memo, Normalized
 from .readers import RawReport, ReadFailed, read_report
+from .schema import load_schemas, typed_table
 from .sources import Input
 
 Progress = Callable[["Processed"], None]
@@ -151,13 +152,26 @@ def parse_batch(jobs: list[Job]) -> list[Processed]:
             for job, r in zip(jobs, read)]
 
 
-def _parse_and_store(jobs: list[Job]) -> list[bytes]:
-    """parse_batch in a worker: each result pickled once, for the cache and for the trip back
-    to the parent alike (the pool would otherwise pickle it a second time)."""
-    payloads = [pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL) for result in parse_batch(jobs)]
-    for job, payload in zip(jobs, payloads):
-        _store(job.cache_dir, job.key, payload)
-    return payloads
+def _parse_and_store(jobs: list[Job]) -> bytes:
+    """parse_batch in a worker, each result cached, and all of them sent back in one
+    payload: the results without their record lists, and the batch's records as Arrow
+    tables with each result's rows (unpickling a Python object a value was most of the
+    parent's work)."""
+    results = parse_batch(jobs)
+    for job, result in zip(jobs, results):
+        if job.cache_dir is not None and job.key:
+            _store(job.cache_dir, job.key, pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL))
+    schemas = load_schemas()
+    merged = Normalized()
+    spans: list[dict[str, tuple[int, int]] | None] = []
+    for result in results:
+        part = result.normalized
+        spans.append(None if part is None else {t: (len(merged.sources[t]), len(rows)) for t, rows in part.sources.items()})
+        if part is not None:
+            merged.extend(part)
+            result.normalized = replace(part, columns={t: {} for t in part.columns})
+    tables = {t: typed_table(merged.columns[t], len(merged.sources[t]), schemas[t]) for t in merged.columns}
+    return pickle.dumps((results, tables, spans), protocol=pickle.HIGHEST_PROTOCOL)
 
 
 def process_all(inputs: list[Input], config: Config, encoding: str | None = None, workers: int = 1,
@@ -179,7 +193,7 @@ def iter_processed(inputs: list[Input], config: Config, encoding: str | None = N
     settings: dict[int, tuple[Profile, str]] = {}
     results: list[Processed | None] = []
     size = max(1, min(1024, len(inputs) // (max(workers, 1) * 8)))
-    waiting: list[tuple[list[int], Future[list[bytes]] | list[Job]]] = []
+    waiting: list[tuple[list[int], Future[bytes] | list[Job]]] = []
     batch_at: dict[int, int] = {}  # position of a report being parsed -> its batch in `waiting`
     batch: list[tuple[int, Job]] = []
     with contextlib.ExitStack() as stack:
@@ -214,11 +228,12 @@ def iter_processed(inputs: list[Input], config: Config, encoding: str | None = N
         for at in range(len(results)):
             if results[at] is None:
                 _collect(*waiting[batch_at[at]], results, progress)
+                waiting[batch_at[at]] = ([], [])  # let the worker's payload go
             done, results[at] = results[at], None  # the caller keeps it, or lets it go
             yield done  # type: ignore[misc]
 
 
-def _collect(positions: list[int], work: Future[list[bytes]] | list[Job], results: list[Processed | None],
+def _collect(positions: list[int], work: Future[bytes] | list[Job], results: list[Processed | None],
              progress: Progress | None) -> None:
     """A batch's results into their places: from a worker, or parsed (and cached) here."""
     if isinstance(work, list):
@@ -227,7 +242,10 @@ def _collect(positions: list[int], work: Future[list[bytes]] | list[Job], result
             if job.cache_dir is not None and job.key:
                 _store(job.cache_dir, job.key, pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL))
     else:
-        parsed = [pickle.loads(p) for p in work.result()]
+        parsed, tables, spans = pickle.loads(work.result())
+        for result, span in zip(parsed, spans):
+            if span is not None and result.normalized is not None:
+                result.normalized.arrow = {t: tables[t].slice(start, rows) for t, (start, rows) in span.items()}
     for at, result in zip(positions, parsed):
         results[at] = _told(result, progress)
 

@@ -66,3 +66,11 @@ def load_schemas(folder: Path | None = None) -> dict[str, TableSchema]:
     return {
         name: TableSchema(name, json.loads((folder / f"{name}.json").read_text(encoding="utf-8"))) for name in TABLES
     }
+
+
+def typed_table(columns: dict[str, list[Any]], rows: int, schema: TableSchema) -> pa.Table:
+    """Column lists as an Arrow table typed by the schema (every field nullable: the checks
+    find the missing values); a field with no list is all null."""
+    arrow = schema.arrow_schema()
+    return pa.Table.from_arrays([pa.array(columns.get(f.name, [None] * rows), f.type) for f in arrow],
+                                schema=pa.schema([f.with_nullable(True) for f in arrow]))
