@@ -100,9 +100,10 @@ def as_arrow(values: list[Any] | pa.Array | pa.ChunkedArray, kind: pa.DataType) 
 
 
 def to_tables(normalized: Normalized, schemas: dict[str, TableSchema]) -> dict[str, pa.Table]:
-    """Typed Arrow tables, one pa.array per column, rows in primary-key order (the
-    normalized rows and their sources reordered alike, so an index still finds its source).
-    The normalized columns become those Arrow arrays: Python objects cost far more memory."""
+    """Typed Arrow tables, rows in primary-key order (the normalized rows and their sources
+    reordered alike, so an index still finds its source). The normalized columns become
+    those Arrow arrays; a build's come folded into Arrow already (_Folded), lists are
+    converted here."""
     tables: dict[str, pa.Table] = {}
     for name in TABLES:
         schema = schemas[name].arrow_schema()
@@ -184,17 +185,17 @@ def check(paths: list[Path], config: Config, options: Options = Options()) -> Ou
 @dataclass
 class _Folded:
     """Each report's records folded in as it arrives, in input order, into Arrow chunks typed
-    by the schema: a worker's results come as Arrow already (slices of its batch's tables);
-    cached and in-process results come as Python lists, converted every 50,000 incidents.
-    So the Python objects of a national archive never all live at once. Sources stay Python,
-    and rows stay in the order of their sources: one kind is flushed before the other is
-    taken in."""
+    by the schema: a worker's results come as Arrow already (slices of its batch's tables),
+    cached and in-process ones as Python lists. So the Python objects of a national archive
+    never all live at once. Sources stay Python, and rows stay in the order of their
+    sources. A chunk closes after every 50,000 incidents, wherever the reports came from:
+    the Parquet bytes depend on where chunks end, and must not depend on the cache."""
 
     schemas: dict[str, TableSchema]
     merged: Normalized = field(default_factory=Normalized)
     chunks: dict[str, dict[str, list[pa.Array]]] = field(default_factory=dict)
-    slices: list[dict[str, pa.Table]] = field(default_factory=list)  # a worker's, not yet chunks
-    sliced: int = 0  # incidents in `slices`
+    pending: list[dict[str, pa.Table]] = field(default_factory=list)  # in order, not yet chunks
+    incidents: int = 0  # in `pending` and in the merged lists
     kept: dict[int, tuple[list[Problem], int, int]] = field(default_factory=dict)  # id(report) -> its problems, counts
 
     def __post_init__(self) -> None:
@@ -203,41 +204,38 @@ class _Folded:
     def add(self, report: RawReport, part: Normalized, every: int = 50_000) -> None:
         self.kept[id(report)] = (part.problems, part.rows_read, part.rows_rejected)
         if part.arrow is not None:
-            self._flush_lists()
-            self.slices.append(part.arrow)
-            self.sliced += len(part.arrow["incidents"])
+            self._lists_to_pending()  # the lists hold earlier rows
+            self.pending.append(part.arrow)
+            self.incidents += len(part.arrow["incidents"])
             self.merged.headers.update(part.headers)
             for name, sources in part.sources.items():
                 self.merged.sources[name].extend(sources)
-            if self.sliced >= every:
-                self._flush_slices()
         else:
-            self._flush_slices()
-            self.merged.extend(replace(part, problems=[]))
-            if len(self.merged.columns["incidents"]["incident_id"]) >= every:
-                self._flush_lists()
+            self.merged.extend(replace(part, problems=[]))  # its problems are kept above
+            self.incidents += len(part.sources["incidents"])
+        if self.incidents >= every:
+            self._close_chunk()
 
-    def _chunk(self, table: pa.Table, name: str) -> None:
-        for key in table.column_names:
-            self.chunks.setdefault(name, {}).setdefault(key, []).extend(table.column(key).chunks)
+    def _lists_to_pending(self) -> None:
+        rows = {name: len(next(iter(columns.values()), [])) for name, columns in self.merged.columns.items()}
+        if any(rows.values()):
+            self.pending.append({name: typed_table(columns, rows[name], self.schemas[name])
+                                 for name, columns in self.merged.columns.items()})
+            self.merged.columns = {name: {key: [] for key in columns} for name, columns in self.merged.columns.items()}
 
-    def _flush_lists(self) -> None:
-        for name, columns in self.merged.columns.items():
-            rows = len(next(iter(columns.values()), []))
-            if rows:
-                self._chunk(typed_table(columns, rows, self.schemas[name]), name)
-                self.merged.columns[name] = {key: [] for key in columns}
-
-    def _flush_slices(self) -> None:
-        if self.slices:
+    def _close_chunk(self) -> None:
+        self._lists_to_pending()
+        if self.pending:
             for name in self.schemas:
-                self._chunk(pa.concat_tables([s[name] for s in self.slices]).combine_chunks(), name)
-            self.slices, self.sliced = [], 0
+                table = pa.concat_tables([p[name] for p in self.pending]).combine_chunks()
+                for key in table.column_names:
+                    self.chunks.setdefault(name, {}).setdefault(key, []).extend(table.column(key).chunks)
+            self.pending, self.incidents = [], 0
 
     def result(self, reports: list[RawReport]) -> Normalized:
-        """The records of `reports` alone (the others' rows dropped), each column one Arrow array."""
-        self._flush_lists()
-        self._flush_slices()
+        """The records of `reports` alone (the others' rows dropped), each column a chunked
+        Arrow array."""
+        self._close_chunk()
         out = self.merged
         for name, schema in self.schemas.items():
             out.columns[name] = {f.name: pa.chunked_array(self.chunks.get(name, {}).get(f.name, []), f.type)

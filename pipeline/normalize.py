@@ -71,9 +71,9 @@ class Memo:
         try:
             found: T | ValueProblem = parser(text)
         except ValueProblem as exc:
-            # kept without its traceback: the frames hold this Memo, and a cycle through
-            # them would keep the whole batch alive while the collector is paused
-            found = exc.with_traceback(None)
+            # a fresh one, without traceback or context: their frames hold this Memo, and
+            # the cycle would keep a whole batch alive while the collector is paused
+            found = ValueProblem(exc.reason, exc.reason_ja)
         self.results[key] = found
         return found
 
@@ -83,7 +83,8 @@ class Normalized:
     """Records per table, held column-wise (a list per field: cheap to pickle and to hand to
     Arrow; build.to_tables turns each into its Arrow array), each row with its Source at
     the same index. `add` and `extend` build it, so they take lists only: they come
-    before to_tables; `value` and `keep` take either."""
+    before to_tables; `value` and `keep` take either. A worker's result carries its records
+    in `arrow` instead, and empty `columns`."""
 
     columns: dict[str, dict[str, list[Any]]] = field(default_factory=lambda: {t: {} for t in _TABLES})
     sources: dict[str, list[Source]] = field(default_factory=lambda: {t: [] for t in _TABLES})
@@ -103,6 +104,7 @@ class Normalized:
         self.sources[table].append(source)
 
     def extend(self, other: Normalized) -> None:
+        assert other.arrow is None, "records sent as Arrow are folded by build._Folded, not extended"
         for table in self.columns:
             mine = self.columns[table]
             for key, values in other.columns[table].items():
