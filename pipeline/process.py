@@ -4,9 +4,11 @@ A report's normalized result depends only on its bytes, its source profile, the
 municipality and the pipeline's code, so it is cached under a key made of
 those (`cache_key`); adding or correcting one quarter in a large archive
 re-parses only that report. Reports are independent, so they are spread over
-worker processes (`workers`); with one worker, or few reports, everything runs
-in this process. Results come back in input order, so the build stays
-reproducible whatever the number of workers.
+worker processes (`workers`) in batches, normalized together
+(columnar.normalize_batch), each batch's records sent back as Arrow tables;
+with one worker, or few reports, everything runs in this process. Results come
+back in input order, so the build stays reproducible whatever the number of
+workers.
 """
 
 from __future__ import annotations
