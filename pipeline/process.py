@@ -146,23 +146,24 @@ def _read(job: Job) -> RawReport | Processed:
 
 
 def parse_batch(jobs: list[Job]) -> list[Processed]:
-    """Read a batch of reports, and normalize them together (columnar.normalize_batch)."""
+    """Read a batch of reports, normalize them together (columnar.normalize_batch), and cache
+    each result."""
     read = [_read(job) for job in jobs]
     pairs = [(r, job.config.municipality_of(r.profile)) for job, r in zip(jobs, read) if isinstance(r, RawReport)]
     normalized = iter(normalize_batch([r for r, _ in pairs], [m for _, m in pairs], Memo()))
-    return [Processed(job.item.name, r.without_cells(), next(normalized), list(r.problems)) if isinstance(r, RawReport) else r
-            for job, r in zip(jobs, read)]
-
-
-def _parse_and_store(jobs: list[Job]) -> bytes:
-    """parse_batch in a worker, each result cached, and all of them sent back in one
-    payload: the results without their record lists, and the batch's records as Arrow
-    tables with each result's rows (unpickling a Python object a value was most of the
-    parent's work)."""
-    results = parse_batch(jobs)
+    results = [Processed(job.item.name, r.without_cells(), next(normalized), list(r.problems)) if isinstance(r, RawReport) else r
+               for job, r in zip(jobs, read)]
     for job, result in zip(jobs, results):
         if job.cache_dir is not None and job.key:
             _store(job.cache_dir, job.key, pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL))
+    return results
+
+
+def _parse_for_parent(jobs: list[Job]) -> bytes:
+    """parse_batch in a worker, its results sent back in one payload: the results without
+    their record lists, and the batch's records as Arrow tables with each result's rows
+    (unpickling a Python object a value was most of the parent's work)."""
+    results = parse_batch(jobs)
     schemas = load_schemas()
     merged = Normalized()
     spans: list[dict[str, tuple[int, int]] | None] = []
@@ -207,7 +208,7 @@ def iter_processed(inputs: list[Input], config: Config, encoding: str | None = N
                 pool = stack.enter_context(ProcessPoolExecutor(max_workers=workers))
             jobs = [job for _, job in batch]
             batch_at.update((at, len(waiting)) for at, _ in batch)
-            waiting.append(([at for at, _ in batch], pool.submit(_parse_and_store, jobs) if pool else jobs))
+            waiting.append(([at for at, _ in batch], pool.submit(_parse_for_parent, jobs) if pool else jobs))
             batch.clear()
 
         for item in inputs:
@@ -240,9 +241,6 @@ def _collect(positions: list[int], work: Future[bytes] | list[Job], results: lis
     """A batch's results into their places: from a worker, or parsed (and cached) here."""
     if isinstance(work, list):
         parsed = parse_batch(work)
-        for job, result in zip(work, parsed):
-            if job.cache_dir is not None and job.key:
-                _store(job.cache_dir, job.key, pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL))
     else:
         parsed, tables, spans = pickle.loads(work.result())
         for result, span in zip(parsed, spans):
