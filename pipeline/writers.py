@@ -1,4 +1,4 @@
-"""Write one Arrow table as CSV, Parquet and JSON, and describe each file written.
+"""Write Arrow tables as CSV, Parquet and JSON, part by part, and describe each file written.
 
 - CSV: UTF-8 with a BOM (so that Excel on Windows opens Japanese text
   correctly), CRLF line ends (RFC 4180), a header row, empty cell for a
@@ -10,6 +10,14 @@
   so dates stay dates, integers stay integers with nulls, booleans booleans.
 - JSON: an array of objects, one per line, with the same types (dates as
   ``YYYY-MM-DD`` strings, missing values as ``null``).
+
+A package can be larger than memory, so `PackageWriter` takes it in parts (some
+whole reports' rows of each table, in final row order) and appends each part to
+every file. The CSV and JSON files are byte for byte what one write of all the
+rows gives (one BOM, one header, no comma before the first row); the Parquet
+file gets a row group per part (more past 1Mi rows), the same bytes for the same parts. A package in
+one part is written exactly as a single write of each table always was. Sizes and
+sha256 are counted as the bytes go to disk, so no file is read back.
 """
 
 from __future__ import annotations
@@ -20,6 +28,7 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from types import TracebackType
 from typing import Any
 
 import pyarrow as pa
@@ -32,6 +41,7 @@ MEDIA_TYPES = {"csv": "text/csv", "parquet": "application/vnd.apache.parquet", "
 BOM = b"\xef\xbb\xbf"
 FORMULA_START = "^[=+\\-@\t\r]"  # OWASP: a cell beginning with one of these may run as a formula
 FORMULA_PREFIX = "'"
+JSON_BATCH_ROWS = 100_000  # rows joined into one buffer at a time: bounds the memory of a large part
 
 
 @dataclass(frozen=True)
@@ -46,11 +56,71 @@ class WrittenFile:
 
 
 def sha256_of(path: Path) -> str:
+    """A finished file's sha256, read back: for checking a package (the writers hash as they write)."""
     digest = hashlib.sha256()
     with path.open("rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+class HashingFile:
+    """A binary file open for writing that hashes and counts every byte on its way to disk,
+    so that the finished file need not be read again. Arrow's CSV and Parquet writers
+    accept it as a Python file object (they call write, flush and look at closed)."""
+
+    mode = "wb"
+
+    def __init__(self, path: Path) -> None:
+        self._handle = path.open("wb")
+        self._digest = hashlib.sha256()
+        self._discarding = False
+        self.size = 0
+
+    def write(self, data: Any) -> int:
+        size = memoryview(data).nbytes
+        if not self._discarding:
+            self._digest.update(data)  # releases the GIL for all but tiny writes
+            self._handle.write(data)
+            self.size += size
+        return size
+
+    def flush(self) -> None:
+        if not self._discarding:
+            self._handle.flush()
+
+    @property
+    def closed(self) -> bool:
+        return self._handle.closed
+
+    def writable(self) -> bool:
+        return True
+
+    def close(self) -> None:
+        self._handle.close()
+
+    def discard(self) -> None:
+        """Stop writing and close: after a failure, what a writer still sends on its way
+        out (a Parquet footer) must not make the broken file look finished."""
+        self._discarding = True
+        self._handle.close()
+
+    def hexdigest(self) -> str:
+        return self._digest.hexdigest()
+
+
+@dataclass
+class Sink:
+    """One file being written part by part, and what is kept between parts."""
+
+    table: str
+    format: str
+    path: str  # relative to the package folder, with forward slashes
+    schema: pa.Schema
+    file: HashingFile
+    writer: Any = None  # CSV, Parquet: the Arrow writer kept open across parts (the CSV one wrote the header)
+    rows: int = 0  # written so far; JSON puts no comma before the first row
+    neutralised: int = 0
 
 
 def neutralise_formulas(table: pa.Table) -> tuple[pa.Table, int]:
@@ -66,19 +136,6 @@ def neutralise_formulas(table: pa.Table) -> tuple[pa.Table, int]:
                 count += hits
         columns.append(column)
     return pa.Table.from_arrays(columns, schema=table.schema), count
-
-
-def write_csv(table: pa.Table, path: Path) -> int:
-    """Write the CSV; return the number of text cells neutralised."""
-    safe, count = neutralise_formulas(table)
-    with path.open("wb") as handle:
-        handle.write(BOM)
-        pacsv.write_csv(safe, handle, pacsv.WriteOptions(quoting_style="needed", eol="\r\n"))
-    return count
-
-
-def write_parquet(table: pa.Table, path: Path) -> None:
-    pq.write_table(table, path, compression="zstd", write_statistics=True)
 
 
 _JSON_ESCAPES = [("\\", "\\\\"), ('"', '\\"'), ("\n", "\\n"), ("\r", "\\r"), ("\t", "\\t"), ("\b", "\\b"), ("\f", "\\f")]
@@ -105,48 +162,193 @@ def json_literals(column: pa.Array) -> pa.Array:
     return pc.fill_null(literal, "null")
 
 
-def write_json(table: pa.Table, path: Path, batch_rows: int = 100_000) -> None:
+def append_csv(table: pa.Table, sink: Sink) -> int:
+    """Add the part's rows below the header written when the file was opened; return the
+    number of text cells neutralised. Each cell is rendered on its own, so the rows are
+    the same bytes whichever part they come in."""
+    safe, count = neutralise_formulas(table)
+    sink.writer.write_table(safe)
+    return count
+
+
+def append_parquet(table: pa.Table, sink: Sink) -> None:
+    """Add the part as a row group (several beyond 1Mi rows), as pq.write_table would;
+    the footer is written when the file is finished."""
+    sink.writer.write_table(table)
+
+
+def append_json(table: pa.Table, sink: Sink, batch_rows: int = JSON_BATCH_ROWS) -> None:
     """Rows joined from per-column literals by Arrow, written from its buffers: the bytes
-    json.dumps would give, without a Python object per cell."""
+    json.dumps would give, without a Python object per cell. Every row but the file's
+    first starts with ",\\n"; the first only with "\\n" (the "[" went before it). The rows
+    go `batch_rows` at a time whatever the part's chunks: a part put together from many
+    small tables would otherwise pay the per-column work once for each."""
     names = table.column_names
-    with path.open("wb") as handle:
-        handle.write(b"[")
-        first = True
-        for batch in table.to_batches(max_chunksize=batch_rows):
-            if batch.num_rows == 0:
-                continue
-            parts: list[Any] = [",\n"]
-            for i, name in enumerate(names):
-                parts += [("{" if i == 0 else ",") + json.dumps(name, ensure_ascii=False) + ":", json_literals(batch.column(i))]
-            parts.append("}")
-            rows = pc.binary_join_element_wise(*parts, "")
-            offsets = memoryview(rows.buffers()[1]).cast("i")
-            start, end = offsets[rows.offset], offsets[rows.offset + len(rows)]
-            handle.write(memoryview(rows.buffers()[2])[start + (1 if first else 0) : end])  # no comma before the first row
-            first = False
-        handle.write(b"\n]\n")
+    first = sink.rows == 0
+    for at in range(0, table.num_rows, batch_rows):
+        batch = table.slice(at, batch_rows).combine_chunks().to_batches()[0]  # one chunk: copies only a chunked slice
+        parts: list[Any] = [",\n"]
+        for i, name in enumerate(names):
+            parts += [("{" if i == 0 else ",") + json.dumps(name, ensure_ascii=False) + ":", json_literals(batch.column(i))]
+        parts.append("}")
+        rows = pc.binary_join_element_wise(*parts, "")
+        offsets = memoryview(rows.buffers()[1]).cast("i")
+        start, end = offsets[rows.offset], offsets[rows.offset + len(rows)]
+        sink.file.write(memoryview(rows.buffers()[2])[start + (1 if first else 0) : end])  # no comma before the first row
+        first = False
 
 
-WRITERS: dict[str, Callable[[pa.Table, Path], int | None]] = {"csv": write_csv, "parquet": write_parquet, "json": write_json}
+# Appends one part to one open file. Looked up at each call, never bound at import, so that
+# benchmarks/run.py can wrap an entry to time its format and tests can make one fail.
+WRITERS: dict[str, Callable[[pa.Table, Sink], int | None]] = {"csv": append_csv, "parquet": append_parquet, "json": append_json}
 
 
-def _write_one(name: str, fmt: str, table: pa.Table, folder: Path, subdir: str) -> WrittenFile:
-    relative = f"{subdir}/{name}.{fmt}"
-    target = folder / relative
-    neutralised = WRITERS[fmt](table, target) or 0
-    return WrittenFile(name, fmt, relative, target.stat().st_size, sha256_of(target), table.num_rows, neutralised)
+def open_sink(folder: Path, relative: str, name: str, fmt: str, schema: pa.Schema) -> Sink:
+    """Create ``folder/relative`` and write what comes before the rows: the CSV's BOM and
+    header, the JSON's "["; the Parquet writer is made with the schema every part is cast to."""
+    file = HashingFile(folder / relative)
+    try:
+        writer: Any = None
+        if fmt == "csv":
+            file.write(BOM)
+            writer = pacsv.CSVWriter(file, schema, write_options=pacsv.WriteOptions(quoting_style="needed", eol="\r\n"))
+        elif fmt == "parquet":
+            writer = pq.ParquetWriter(file, schema, compression="zstd", write_statistics=True)
+        elif fmt == "json":
+            file.write(b"[")
+        else:
+            raise ValueError(f"unknown format {fmt!r}; known: {', '.join(FORMATS)}")
+    except BaseException:
+        file.discard()
+        raise
+    return Sink(name, fmt, relative, schema, file, writer)
+
+
+def append(sink: Sink, table: pa.Table) -> None:
+    """Append through WRITERS (see there) and count what was written."""
+    sink.neutralised += WRITERS[sink.format](table, sink) or 0
+    sink.rows += table.num_rows
+
+
+def finish(sink: Sink) -> WrittenFile:
+    """Write what comes after the rows and close. A file that got no rows is given the
+    empty table first, as a single write of an empty table did (Parquet then holds one
+    row group of no rows), so that an empty table's files do not depend on how it came."""
+    if sink.rows == 0:
+        append(sink, sink.schema.empty_table())
+    if sink.writer is not None:
+        sink.writer.close()  # the Parquet footer; the CSV writer leaves the file open
+    if sink.format == "json":
+        sink.file.write(b"\n]\n")
+    sink.file.close()
+    return WrittenFile(sink.table, sink.format, sink.path, sink.file.size, sink.file.hexdigest(), sink.rows, sink.neutralised)
+
+
+def discard(sink: Sink) -> None:
+    """Close after a failure, leaving the file unfinished; an error on the way out is
+    dropped, since the one that caused it is the one to report."""
+    sink.file.discard()
+    if sink.writer is not None:
+        try:
+            sink.writer.close()
+        except Exception:  # noqa: BLE001 - the writer may be broken by the first error
+            pass
+
+
+class PackageWriter:
+    """Every table's CSV, Parquet and JSON files under ``folder/subdir``, written part by part.
+
+    Files are opened at once and finished only by `close`, which returns what was written.
+    Leaving a ``with`` block without `close` (an exception, or a caller that decided not to
+    publish) closes the handles and leaves the files unfinished, without pretending success.
+    """
+
+    def __init__(self, folder: Path, schemas: Mapping[str, pa.Schema], threads: int = 1, subdir: str = "data") -> None:
+        self._schemas = dict(schemas)
+        self._sinks: list[Sink] = []
+        self._closed = False
+        (folder / subdir).mkdir(parents=True, exist_ok=True)
+        self._pool = ThreadPoolExecutor(max_workers=threads) if threads > 1 else None
+        try:
+            for name, schema in self._schemas.items():
+                self._sinks += [open_sink(folder, f"{subdir}/{name}.{fmt}", name, fmt, schema) for fmt in FORMATS]
+        except BaseException:
+            self._abort()
+            raise
+
+    def write(self, tables: Mapping[str, pa.Table]) -> None:
+        """Append one part: a table per name in the schemas (a missing name, or no rows,
+        adds nothing). Each table is cast to its schema so that every part's Parquet schema
+        is the same. With threads, the part's files are written side by side, each by one
+        thread (Arrow and hashlib let go of the GIL); no file's bytes depend on the timing.
+        No thread is still writing when this returns; after a failure the writer is closed."""
+        if self._closed:
+            raise ValueError("PackageWriter is closed")
+        unknown = sorted(set(tables) - set(self._schemas))
+        if unknown:
+            raise ValueError(f"no schema for {', '.join(unknown)}; known: {', '.join(self._schemas)}")
+        parts = {name: table.cast(self._schemas[name]) for name, table in tables.items() if table.num_rows}
+        jobs = [(sink, parts[sink.table]) for sink in self._sinks if sink.table in parts]
+        try:
+            if self._pool is None:
+                for sink, part in jobs:
+                    append(sink, part)
+                return
+            futures = [self._pool.submit(append, sink, part) for sink, part in jobs]
+            for future in futures:
+                future.result()  # the first failure in file order, whichever thread was first
+        except BaseException:
+            self._abort()  # waits for the threads; a file may hold half a part: it cannot go on
+            raise
+
+    def close(self) -> list[WrittenFile]:
+        """Finish every file; what was written, in schema order and FORMATS order."""
+        if self._closed:
+            raise ValueError("PackageWriter is closed")
+        try:
+            files = [finish(sink) for sink in self._sinks]
+        except BaseException:
+            self._abort()
+            raise
+        self._closed = True
+        if self._pool is not None:
+            self._pool.shutdown()
+        return files
+
+    def _abort(self) -> None:
+        """Close every handle, files unfinished, once no thread is inside a writer any more."""
+        self._closed = True
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+        for sink in self._sinks:
+            discard(sink)
+
+    def __enter__(self) -> PackageWriter:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None) -> None:
+        if not self._closed:
+            self._abort()
+
+
+def write_json(table: pa.Table, path: Path, batch_rows: int = JSON_BATCH_ROWS) -> None:
+    """Write the JSON, joining `batch_rows` rows at a time (see append_json)."""
+    sink = open_sink(path.parent, path.name, path.stem, "json", table.schema)
+    try:
+        append_json(table, sink, batch_rows)
+        sink.rows = table.num_rows
+        finish(sink)
+    except BaseException:
+        discard(sink)
+        raise
 
 
 def write_tables(tables: Mapping[str, pa.Table], folder: Path, threads: int = 1, subdir: str = "data") -> list[WrittenFile]:
-    """Every table in every format under ``folder/subdir``, in `threads` threads side by side
-    (Arrow's writers and compute and hashlib let go of the GIL); the list is in table and
-    format order whichever file is done first, and each file's bytes never depend on it."""
-    (folder / subdir).mkdir(parents=True, exist_ok=True)
-    jobs = [(name, fmt) for name in tables for fmt in FORMATS]
-    if threads <= 1:
-        return [_write_one(name, fmt, tables[name], folder, subdir) for name, fmt in jobs]
-    with ThreadPoolExecutor(max_workers=threads) as pool:
-        return list(pool.map(lambda job: _write_one(job[0], job[1], tables[job[0]], folder, subdir), jobs))
+    """Every table in every format under ``folder/subdir``, as one part (see PackageWriter);
+    the list is in table and format order, and each file's bytes never depend on threads."""
+    with PackageWriter(folder, {name: table.schema for name, table in tables.items()}, threads, subdir) as writer:
+        writer.write(tables)
+        return writer.close()
 
 
 def write_table(name: str, table: pa.Table, folder: Path, subdir: str = "data") -> list[WrittenFile]:

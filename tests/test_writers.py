@@ -1,0 +1,249 @@
+"""The package written part by part: each file the bytes of one write of all the rows.
+
+The references are built here without PackageWriter: the committed outputs/data files
+(written by the one-shot writer), pq.write_table, pyarrow's write_csv and json.dumps.
+"""
+
+from __future__ import annotations
+
+import datetime
+import errno
+import functools
+import json
+import os
+import tempfile
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pipeline import writers
+from pipeline.writers import BOM, FORMATS, PackageWriter, WrittenFile, neutralise_formulas, sha256_of, write_table, write_tables
+
+from .conftest import ROOT
+
+OUTPUTS = ROOT / "outputs" / "data"
+REAL = {p.stem: pq.read_table(p) for p in sorted(OUTPUTS.glob("*.parquet"))}
+SYNTHETIC = pa.schema([("t", pa.string()), ("n", pa.int64()), ("b", pa.bool_()), ("d", pa.date32())])
+RISKY = ["=1+1", "+81", "-5", "@A1", "\tx", "\ry", 'a"b\nc', "\\", "＝全角", "\x00\x1f", "", "普通の文"]
+
+
+def synthetic(texts: list[str | None]) -> pa.Table:
+    rows = [{"t": t, "n": None if i % 4 == 1 else i * 7 - 20, "b": None if i % 3 == 2 else i % 2 == 0,
+             "d": None if i % 5 == 3 else datetime.date(2024, 1, 1) + datetime.timedelta(days=i)} for i, t in enumerate(texts)]
+    return pa.Table.from_pylist(rows, schema=SYNTHETIC)
+
+
+def reference(table: pa.Table, fmt: str, folder: Path) -> bytes:
+    """What one write of `table` must give, by other means than the writer under test."""
+    if fmt == "csv":
+        sink = pa.BufferOutputStream()
+        pacsv.write_csv(neutralise_formulas(table)[0], sink, pacsv.WriteOptions(quoting_style="needed", eol="\r\n"))
+        return BOM + sink.getvalue().to_pybytes()
+    if fmt == "parquet":
+        path = folder / "reference.parquet"
+        pq.write_table(table, path, compression="zstd", write_statistics=True)
+        return path.read_bytes()
+    rows = [json.dumps({k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in r.items()}, ensure_ascii=False, separators=(",", ":"))
+            for r in table.to_pylist()]
+    return ("[" + "".join(("\n" if i == 0 else ",\n") + r for i, r in enumerate(rows)) + "\n]\n").encode("utf-8")
+
+
+def split(table: pa.Table, cuts: list[int]) -> list[pa.Table]:
+    """`table` cut at `cuts` (clipped, sorted; equal cuts give empty pieces)."""
+    bounds = [0, *sorted(min(max(c, 0), table.num_rows) for c in cuts), table.num_rows]
+    return [table.slice(a, b - a) for a, b in zip(bounds, bounds[1:])]
+
+
+def parts_of(tables: Mapping[str, pa.Table], cuts: list[int]) -> list[dict[str, pa.Table]]:
+    """Parts in row order; a table cut into fewer pieces is missing from the later parts."""
+    pieces = {name: split(table, cuts) for name, table in tables.items()}
+    return [{name: p[k] for name, p in pieces.items() if k < len(p)} for k in range(len(cuts) + 1)]
+
+
+def write_parts(folder: Path, schemas: Mapping[str, pa.Schema], parts: list[dict[str, pa.Table]], threads: int = 1) -> list[WrittenFile]:
+    with PackageWriter(folder, schemas, threads=threads) as writer:
+        for part in parts:
+            writer.write(part)
+        return writer.close()
+
+
+def assert_files_are_one_write(folder: Path, files: list[WrittenFile], tables: Mapping[str, pa.Table], work: Path) -> None:
+    """CSV and JSON byte for byte one write of the whole table; Parquet reads back as it;
+    sizes, hashes and counts as reported."""
+    assert [(f.table, f.format) for f in files] == [(name, fmt) for name in tables for fmt in FORMATS]
+    for f in files:
+        path, table = folder / f.path, tables[f.table]
+        assert f.path == f"data/{f.table}.{f.format}"
+        assert (f.bytes, f.sha256, f.rows) == (path.stat().st_size, sha256_of(path), table.num_rows)
+        if f.format == "parquet":
+            assert pq.read_table(path).equals(table)
+            assert pq.read_schema(path) == table.schema
+        else:
+            assert path.read_bytes() == reference(table, f.format, work), f.path
+        assert f.neutralised == (neutralise_formulas(table)[1] if f.format == "csv" else 0)
+
+
+def open_files_under(folder: Path) -> list[str]:
+    """The files under `folder` this process holds open (Linux)."""
+    held = (os.readlink(f"/proc/self/fd/{fd}") for fd in os.listdir("/proc/self/fd") if os.path.exists(f"/proc/self/fd/{fd}"))
+    return [p for p in held if p.startswith(str(folder.resolve()))]
+
+
+@pytest.mark.parametrize("threads", [1, 4])
+def test_one_part_is_byte_for_byte_the_committed_package(tmp_path: Path, threads: int) -> None:
+    files = write_tables(REAL, tmp_path, threads=threads)
+    for f in files:
+        path = tmp_path / f.path
+        assert path.read_bytes() == (OUTPUTS / f"{f.table}.{f.format}").read_bytes(), f.path
+        assert (f.bytes, f.sha256) == (path.stat().st_size, sha256_of(path))
+    assert_files_are_one_write(tmp_path, files, REAL, tmp_path)
+
+
+def test_one_part_is_what_a_single_write_gives(tmp_path: Path) -> None:
+    table = synthetic([*RISKY, None])
+    files = write_table("t", table, tmp_path)
+    for f in files:
+        assert (tmp_path / f.path).read_bytes() == reference(table, f.format, tmp_path)
+    assert [f.neutralised for f in files] == [6, 0, 0]
+
+
+@pytest.mark.parametrize("how", ["zero rows", "no part", "an empty part among empty parts"])
+def test_an_empty_table_is_written_as_a_single_write_of_it(tmp_path: Path, how: str) -> None:
+    parts: list[dict[str, pa.Table]] = {
+        "zero rows": [{name: t.schema.empty_table() for name, t in REAL.items()}],
+        "no part": [],
+        "an empty part among empty parts": [{}, {name: t.slice(0, 0) for name, t in REAL.items()}, {}],
+    }[how]
+    files = write_parts(tmp_path / "out", {name: t.schema for name, t in REAL.items()}, parts)
+    empty = {name: t.schema.empty_table() for name, t in REAL.items()}
+    assert_files_are_one_write(tmp_path / "out", files, empty, tmp_path)
+    one_shot = write_tables(empty, tmp_path / "one-shot")
+    assert files == one_shot
+    for f in files:
+        if f.format == "parquet":
+            assert (tmp_path / "out" / f.path).read_bytes() == reference(empty[f.table], "parquet", tmp_path)
+        if f.format == "json":
+            assert (tmp_path / "out" / f.path).read_bytes() == b"[\n]\n"
+
+
+CUTS = [[], [0], [0, 0], [1], [2, 3], [1, 2, 3, 4, 5, 6], [0, 100], [100, 100, 100], [3, 3, 8, 8, 20]]
+
+
+@pytest.mark.parametrize("cuts", CUTS, ids=str)
+def test_parts_of_the_real_tables_make_the_files_of_one_write(tmp_path: Path, cuts: list[int]) -> None:
+    schemas = {name: t.schema for name, t in REAL.items()}
+    parts = parts_of(REAL, cuts)
+    files = write_parts(tmp_path / "parts", schemas, parts, threads=4)
+    assert_files_are_one_write(tmp_path / "parts", files, REAL, tmp_path)
+    for f in files:
+        if f.format != "parquet":
+            assert (tmp_path / "parts" / f.path).read_bytes() == (OUTPUTS / f"{f.table}.{f.format}").read_bytes()
+    again = write_parts(tmp_path / "again", schemas, parts, threads=1)
+    assert again == files  # Parquet too: the same parts give the same bytes, whatever the threads
+
+
+def test_rows_and_batches_across_part_boundaries(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Beyond the CSV writer's 1024-row batches and across JSON batches (made 7 rows here),
+    with risky cells on both sides of a cut."""
+    monkeypatch.setitem(writers.WRITERS, "json", functools.partial(writers.append_json, batch_rows=7))
+    table = synthetic([RISKY[i % len(RISKY)] if i % 3 else f"行{i}" for i in range(2600)])
+    incidents = pa.concat_tables([REAL["incidents"]] * 300)
+    tables = {"t": table, "incidents": incidents}
+    files = write_parts(tmp_path / "out", {n: t.schema for n, t in tables.items()}, parts_of(tables, [1023, 1024, 1025, 2047, 2100]), threads=3)
+    assert_files_are_one_write(tmp_path / "out", files, tables, tmp_path)
+    assert files[0].neutralised == neutralise_formulas(table)[1] > 0
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.one_of(st.none(), st.text(max_size=12), st.sampled_from(RISKY)), max_size=40),
+       st.lists(st.integers(0, 45), max_size=6), st.sampled_from([1, 2, 4]))
+def test_any_split_of_any_rows_makes_the_files_of_one_write(texts: list[str | None], cuts: list[int], threads: int) -> None:
+    table = synthetic(texts)
+    with tempfile.TemporaryDirectory() as work:
+        folder = Path(work)
+        files = write_parts(folder / "out", {"t": SYNTHETIC}, parts_of({"t": table}, cuts), threads=threads)
+        assert_files_are_one_write(folder / "out", files, {"t": table}, folder)
+
+
+def test_each_part_is_cast_to_the_strict_schema(tmp_path: Path) -> None:
+    strict = pa.schema([pa.field(f.name, f.type, nullable=f.name == "t") for f in SYNTHETIC])
+    table = pa.table({"t": ["a", "=b", None, "d"], "n": [1, 2, 3, 4], "b": [True, False, True, True],
+                      "d": [datetime.date(2024, 4, i) for i in range(1, 5)]}, schema=SYNTHETIC)
+    files = write_parts(tmp_path / "out", {"t": strict}, parts_of({"t": table}, [1, 3]))
+    path = tmp_path / "out" / "data" / "t.parquet"
+    assert pq.read_schema(path) == strict
+    assert pq.read_table(path).equals(table.cast(strict))
+    assert path.read_bytes() != reference(table, "parquet", tmp_path)  # the schema written is the strict one
+    assert [f.rows for f in files] == [table.num_rows] * 3
+
+
+def test_writers_are_looked_up_at_each_call(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """benchmarks/run.py times each format by replacing its entry in WRITERS."""
+    calls: dict[str, int] = {}
+
+    def counted(fmt: str, real: Callable[..., Any]) -> Callable[..., Any]:
+        def wrapper(table: pa.Table, sink: writers.Sink) -> Any:
+            calls[fmt] = calls.get(fmt, 0) + 1
+            return real(table, sink)
+        return wrapper
+
+    for fmt in list(writers.WRITERS):
+        monkeypatch.setitem(writers.WRITERS, fmt, counted(fmt, writers.WRITERS[fmt]))
+    tables = {"measures": REAL["measures"], "figures": REAL["figures"].slice(0, 0)}
+    files = write_parts(tmp_path / "out", {n: t.schema for n, t in tables.items()}, parts_of(tables, [0, 5, 5, 9]))
+    # measures: three parts with rows; figures: none, so the empty table once when closing
+    assert calls == {fmt: 4 for fmt in FORMATS}
+    assert_files_are_one_write(tmp_path / "out", files, tables, tmp_path)
+
+
+@pytest.mark.parametrize("threads", [1, 4])
+def test_a_failure_closes_every_file_and_finishes_none(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, threads: int) -> None:
+    real = writers.WRITERS["json"]
+    calls = {"n": 0}
+
+    def disk_full(table: pa.Table, sink: writers.Sink) -> None:
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise OSError(errno.ENOSPC, "No space left on device", sink.path)
+        real(table, sink)
+
+    monkeypatch.setitem(writers.WRITERS, "json", disk_full)
+    folder = tmp_path / "out"
+    with pytest.raises(OSError, match="No space left"):
+        with PackageWriter(folder, {name: t.schema for name, t in REAL.items()}, threads=threads) as writer:
+            writer.write(REAL)
+    assert open_files_under(folder) == []
+    with pytest.raises(ValueError, match="closed"):
+        writer.close()
+    for name in REAL:  # no Parquet file was given its footer
+        with pytest.raises(pa.ArrowInvalid):
+            pq.read_metadata(folder / "data" / f"{name}.parquet")
+
+
+def test_leaving_without_close_finishes_nothing(tmp_path: Path) -> None:
+    """A build that decides not to publish leaves the block without closing."""
+    folder = tmp_path / "out"
+    with PackageWriter(folder, {"t": SYNTHETIC}) as writer:
+        writer.write({"t": synthetic(["a", "b"])})
+    assert open_files_under(folder) == []
+    with pytest.raises(pa.ArrowInvalid):
+        pq.read_metadata(folder / "data" / "t.parquet")
+    assert (folder / "data" / "t.json").read_bytes().endswith(b"}")  # no closing bracket
+
+
+def test_a_table_without_a_schema_is_refused_before_anything_is_written(tmp_path: Path) -> None:
+    with PackageWriter(tmp_path, {"t": SYNTHETIC}) as writer:
+        with pytest.raises(ValueError, match="no schema for u"):
+            writer.write({"u": synthetic(["x"])})
+        writer.write({"t": synthetic(["x"])})
+        files = writer.close()
+    assert [f.rows for f in files] == [1, 1, 1]
+    with pytest.raises(ValueError, match="closed"):
+        writer.write({"t": synthetic(["y"])})
