@@ -9,12 +9,16 @@ discovered) and a searchable, sortable table of the incidents; schema.org
 
 The page's size does not grow with the archive (about 0.8 MB at 100k incidents):
 
-- the charts are aggregates computed by Arrow (``group_by`` on the incidents
-  table, never a Python loop over its rows). The incidents chart has one bar
-  per report period up to MAX_BARS (12) periods, else one per fiscal year
-  (年度, April to March), so it always covers the whole archive; the leaks
-  chart counts by month discovered, or by fiscal quarter or fiscal year,
-  whichever first gives at most MAX_BARS bars. At most MAX_SERIES (5)
+- the page is made from a :class:`~pipeline.digest.Digest` of the tables, not
+  from the tables: a summary of bounded size that a build folds part by part,
+  so that no step holds every row (the page is the same, byte for byte,
+  wherever the parts end);
+- the charts are aggregates computed by Arrow (``group_by`` on each part's
+  incidents, summed by the digest, never a Python loop over the rows). The
+  incidents chart has one bar per report period up to MAX_BARS (12) periods,
+  else one per fiscal year (年度, April to March), so it always covers the
+  whole archive; the leaks chart counts by month discovered, or by fiscal
+  quarter or fiscal year, whichever first gives at most MAX_BARS bars. At most MAX_SERIES (5)
   categories are drawn: with more, the top four and the rest summed;
 - the searchable table holds at most TABLE_LIMIT (1,000) incidents, the
   newest by date discovered (then incident_id), newest first, and the source
@@ -41,6 +45,8 @@ import jinja2
 import pyarrow as pa
 import pyarrow.compute as pc
 
+# Digest and the limits are re-exported: the build and the tests take them from here.
+from .digest import REPORT_COLUMNS, REPORT_LIMIT, TABLE_COLUMNS, TABLE_LIMIT, Digest  # noqa: F401
 from .portal import CATALOG_JSONLD, CATALOG_TTL, CKAN_JSON, DESCRIPTOR, LANDING, Download, Portal, table_titles, write_text
 from .schema import TABLES, TableSchema
 
@@ -48,13 +54,8 @@ ASSETS = Path(__file__).resolve().parent / "assets"
 TYPE_LABELS = {"string": "文字列 string", "integer": "整数 integer", "number": "数値 number",
                "boolean": "真偽 boolean", "date": "日付 date (YYYY-MM-DD)"}
 MONTHS_EN = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
-TABLE_LIMIT = 1000  # incidents in the searchable table: the newest (all of a small package)
-REPORT_LIMIT = 100  # source reports listed: the newest
 MAX_BARS = 12  # bars of a time chart before a coarser unit (fiscal quarter, fiscal year) is used
 MAX_SERIES = 5  # categories drawn by name (one colour each); the last sums the rest when there are more
-TABLE_COLUMNS = ("incident_id", "discovered_on", "occurred_on", "category", "department", "division", "summary",
-                 "personal_data_leaked", "leaked_persons", "persons_affected", "amount_jpy")
-REPORT_COLUMNS = ("title", "report_period_start", "report_period_end", "incident_count", "source_file", "source_sha256")
 
 
 def period_labels(start: date, end: date) -> tuple[str, str]:
@@ -116,10 +117,11 @@ def _timeline(periods: tuple[tuple[date, date], ...]) -> tuple[str, list[tuple[i
     return unit, buckets
 
 
-def _ranked_categories(incidents: pa.Table) -> list[tuple[str, int]]:
-    """Each category with its count, most frequent first (then by name)."""
-    grouped = incidents.select(["category"]).group_by("category").aggregate([([], "count_all")])
-    pairs = zip(grouped.column("category").to_pylist(), grouped.column("count_all").to_pylist())
+def _ranked_categories(categories: pa.Table) -> list[tuple[str, int]]:
+    """Each category with its count, most frequent first (then by name), from the digest's
+    counts per report period and category."""
+    grouped = categories.group_by("category").aggregate([("count", "sum")])
+    pairs = zip(grouped.column("category").to_pylist(), grouped.column("count_sum").to_pylist())
     return sorted(pairs, key=lambda kv: (-kv[1], kv[0]))
 
 
@@ -133,20 +135,13 @@ def _series(ranked: list[tuple[str, int]]) -> tuple[list[str], dict[str, int]]:
     return names, {c: min(i, len(names) - 1) for i, (c, _) in enumerate(ranked)}
 
 
-def leaked(incidents: pa.Table) -> pa.Table:
-    """The incidents where personal data leaked: only the columns the page counts."""
-    columns = incidents.select(["discovered_on", "leaked_persons", "personal_data_leaked"])
-    return columns.filter(columns.column("personal_data_leaked"))  # null counts as no
-
-
-def _quarters(incidents: pa.Table, periods: tuple[tuple[date, date], ...], names: list[str],
+def _quarters(categories: pa.Table, periods: tuple[tuple[date, date], ...], names: list[str],
               series: dict[str, int]) -> list[dict[str, Any]]:
     """Incidents per report period by category; per fiscal year when there are more than
     MAX_BARS periods, so that the bars stay readable and still cover the whole archive."""
-    keys = ["report_period_start", "category"]
-    grouped = incidents.select(keys).group_by(keys).aggregate([([], "count_all")])
+    keys = ("report_period_start", "category", "count")
     counts: dict[date, list[int]] = {}
-    for start, category, n in zip(*(grouped.column(k).to_pylist() for k in (*keys, "count_all"))):
+    for start, category, n in zip(*(categories.column(k).to_pylist() for k in keys)):
         counts.setdefault(start, [0] * len(names))[series[category]] += n
     bars: list[tuple[str, str, list[int]]] = []
     if chart_units(periods)[0] == "quarter":
@@ -162,20 +157,14 @@ def _quarters(incidents: pa.Table, periods: tuple[tuple[date, date], ...], names
     return [{"label": ja, "label_en": en, "total": sum(numbers), "counts": numbers} for ja, en, numbers in bars]
 
 
-def _leaks(incidents: pa.Table, periods: tuple[tuple[date, date], ...]) -> list[dict[str, Any]]:
+def _leaks(months: pa.Table, periods: tuple[tuple[date, date], ...]) -> list[dict[str, Any]]:
     """Leaks by month discovered (by fiscal quarter or year over longer spans): incidents,
-    persons, and how many of them did not say how many persons."""
+    persons, and how many of them did not say how many persons; from the digest's counts
+    per month discovered."""
     unit, buckets = _timeline(periods)
-    rows = leaked(incidents)
-    months = pa.table({"year": pc.year(rows.column("discovered_on")), "month": pc.month(rows.column("discovered_on")),
-                       "persons": rows.column("leaked_persons")})
-    grouped = months.group_by(["year", "month"]).aggregate([
-        ([], "count_all"), ("persons", "sum", pc.ScalarAggregateOptions(min_count=0)),
-        ("persons", "count", pc.CountOptions(mode="only_null")),
-    ])
     totals = {b: [0, 0, 0] for b in buckets}
-    names = ("year", "month", "count_all", "persons_sum", "persons_count")
-    for year, month, n, persons, unknown in zip(*(grouped.column(k).to_pylist() for k in names)):
+    names = ("year", "month", "count", "persons", "unknown")
+    for year, month, n, persons, unknown in zip(*(months.column(k).to_pylist() for k in names)):
         if year is not None and (bucket := _bucket(year, month, unit)) in totals:  # as before: the span's months only
             total = totals[bucket]
             total[0], total[1], total[2] = total[0] + n, total[1] + persons, total[2] + unknown
@@ -183,17 +172,17 @@ def _leaks(incidents: pa.Table, periods: tuple[tuple[date, date], ...]) -> list[
                   for (y, m), (n, persons, unknown) in totals.items()]
 
 
-def chart_data(incidents: pa.Table, periods: tuple[tuple[date, date], ...]) -> dict[str, Any]:
-    """The three charts' numbers (pure; the page's script only draws them), computed by Arrow
-    so that a million incidents cost a few group-bys, not a Python loop per row."""
-    ranked = _ranked_categories(incidents)
+def chart_data(digest: Digest, periods: tuple[tuple[date, date], ...]) -> dict[str, Any]:
+    """The three charts' numbers (pure; the page's script only draws them), from the digest's
+    aggregates: a million incidents cost a few group-bys, not a Python loop per row."""
+    ranked = _ranked_categories(digest.categories)
     names, series = _series(ranked)
     by_category = [0] * len(names)
     for category, n in ranked:
         by_category[series[category]] += n
-    return {"categories": names, "quarters": _quarters(incidents, periods, names, series),
+    return {"categories": names, "quarters": _quarters(digest.categories, periods, names, series),
             "by_category": [{"label": c, "count": n} for c, n in zip(names, by_category)],
-            "leaks": _leaks(incidents, periods)}
+            "leaks": _leaks(digest.leaks, periods)}
 
 
 def chart_units(periods: tuple[tuple[date, date], ...]) -> tuple[str, str]:
@@ -202,9 +191,9 @@ def chart_units(periods: tuple[tuple[date, date], ...]) -> tuple[str, str]:
     return ("quarter" if len(periods) <= MAX_BARS else "fiscal_year"), _timeline(periods)[0]
 
 
-def dictionary(schemas: dict[str, TableSchema], tables: dict[str, pa.Table]) -> list[dict[str, Any]]:
+def dictionary(schemas: dict[str, TableSchema], digest: Digest) -> list[dict[str, Any]]:
     """Per table: each field's name, title, type, description and an example (from the
-    schema, else the first value published)."""
+    schema, else the first value published, which the digest keeps)."""
     out = []
     for name in TABLES:
         schema = schemas[name]
@@ -212,8 +201,8 @@ def dictionary(schemas: dict[str, TableSchema], tables: dict[str, pa.Table]) -> 
         fields = []
         for f in schema.fields:
             example = f.get("example")
-            if example in (None, "") and name in tables:
-                example = first_value(tables[name].column(f["name"]))
+            if example in (None, ""):
+                example = digest.example(name, f["name"])
             fields.append({
                 "name": f["name"], "title": f.get("title", ""), "type": TYPE_LABELS.get(f["type"], f["type"]),
                 "description": f.get("description", ""),
@@ -223,12 +212,6 @@ def dictionary(schemas: dict[str, TableSchema], tables: dict[str, pa.Table]) -> 
         out.append({"name": name, "title_ja": ja, "title_en": en, "fields": fields,
                     "primary_key": schema.primary_key})
     return out
-
-
-def first_value(column: pa.ChunkedArray) -> Any:
-    """The column's first non-null value ("" when there is none), found without a Python loop."""
-    index = pc.index(column.is_valid(), True).as_py()
-    return "" if index < 0 else column[index].as_py()
 
 
 def _display(value: Any) -> str:
@@ -296,33 +279,20 @@ def _downloads(portal: Portal) -> list[dict[str, Any]]:
     ]
 
 
-def newest(table: pa.Table, limit: int, keys: list[tuple[str, str]], columns: tuple[str, ...]) -> pa.Table:
-    """`columns` of the first `limit` rows by `keys` (newest first, from a partial sort), or of
-    every row, in the table's own order, when there are no more than `limit`."""
-    if table.num_rows <= limit:
-        return table.select(list(columns))
-    picked = table.take(pc.select_k_unstable(table, k=limit, sort_keys=keys))
-    return picked.sort_by(keys).select(list(columns))
-
-
 def _rows(table: pa.Table) -> list[dict[str, str]]:
     return [{k: _display(v) for k, v in r.items()} for r in table.to_pylist()]
 
 
-def context(portal: Portal, tables: dict[str, pa.Table], schemas: dict[str, TableSchema]) -> dict[str, Any]:
+def context(portal: Portal, digest: Digest, schemas: dict[str, TableSchema]) -> dict[str, Any]:
     """What the template shows. Its size is bounded whatever the package's: the charts are
     aggregates, the incident table holds at most TABLE_LIMIT incidents (the newest by date
     discovered, then incident_id) and the source reports at most REPORT_LIMIT (the newest by
     period); a small package, like the bundled seed, shows every row in the table's order."""
-    incidents, reports = tables["incidents"], tables["reports"]
-    shown = _rows(newest(incidents, TABLE_LIMIT, [("discovered_on", "descending"), ("incident_id", "ascending")],
-                         TABLE_COLUMNS))
-    listed = _rows(newest(reports, REPORT_LIMIT, [("report_period_end", "descending"), ("report_id", "ascending")],
-                          REPORT_COLUMNS))
+    shown = _rows(digest.shown().select(list(TABLE_COLUMNS)))
+    listed = _rows(digest.listed().select(list(REPORT_COLUMNS)))
     csv: dict[str, Download] = {f.table: f for f in portal.downloads if f.format == "csv" and f.table}
     period_ja, period_en = period_labels(portal.period_start, portal.period_end)
-    leaks = leaked(incidents)
-    charts = chart_data(incidents, portal.periods)
+    charts = chart_data(digest, portal.periods)
     in_table: dict[str, int] = {}
     for r in shown:
         in_table[r["category"]] = in_table.get(r["category"], 0) + 1
@@ -331,8 +301,9 @@ def context(portal: Portal, tables: dict[str, pa.Table], schemas: dict[str, Tabl
         "p": portal,
         "period": {"start": portal.period_start.isoformat(), "end": portal.period_end.isoformat(),
                    "ja": period_ja, "en": period_en},
-        "counts": {"incidents": incidents.num_rows, "leaks": leaks.num_rows, "reports": reports.num_rows,
-                   "persons_leaked": pc.sum(leaks.column("leaked_persons"), min_count=0).as_py(),
+        "counts": {"incidents": digest.count("incidents"), "reports": digest.count("reports"),
+                   "leaks": pc.sum(digest.leaks.column("count"), min_count=0).as_py(),
+                   "persons_leaked": pc.sum(digest.leaks.column("persons"), min_count=0).as_py(),
                    "shown": len(shown), "listed": len(listed)},
         "incidents": shown,
         "reports": listed,
@@ -341,7 +312,7 @@ def context(portal: Portal, tables: dict[str, pa.Table], schemas: dict[str, Tabl
         "charts_json": script_json(charts),
         "schema_org_json": script_json(schema_org(portal, schemas)),
         "downloads": _downloads(portal),
-        "dictionary": dictionary(schemas, tables),
+        "dictionary": dictionary(schemas, digest),
         "csv_url": {table: f.url for table, f in csv.items()},
         "csv_sha": {table: f.sha256 for table, f in csv.items()},
         "metadata_files": [
@@ -355,14 +326,15 @@ def context(portal: Portal, tables: dict[str, pa.Table], schemas: dict[str, Tabl
     }
 
 
-def render(portal: Portal, tables: dict[str, pa.Table], schemas: dict[str, TableSchema]) -> str:
+def render(portal: Portal, digest: Digest, schemas: dict[str, TableSchema]) -> str:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(ASSETS), autoescape=True, trim_blocks=True, lstrip_blocks=True,
         keep_trailing_newline=True, undefined=jinja2.StrictUndefined,
     )
     env.filters["num"] = "{:,}".format  # 100,000
-    return env.get_template("index.html.j2").render(**context(portal, tables, schemas))
+    return env.get_template("index.html.j2").render(**context(portal, digest, schemas))
 
 
-def write_landing_page(folder: Path, portal: Portal, tables: dict[str, pa.Table], schemas: dict[str, TableSchema]) -> None:
-    write_text(folder, LANDING, render(portal, tables, schemas))
+def write_landing_page(folder: Path, portal: Portal, digest: Digest, schemas: dict[str, TableSchema]) -> None:
+    """``index.html`` from the portal facts and the digest of the tables (see Digest.of, merge)."""
+    write_text(folder, LANDING, render(portal, digest, schemas))

@@ -4,7 +4,9 @@ A build writes, beside ``datapackage.json``, the files portals and people read:
 ``catalog.ttl`` and ``catalog.jsonld`` (DCAT-AP 3, :mod:`pipeline.dcat`),
 ``ckan-package.json`` (:mod:`pipeline.ckan`) and ``index.html``
 (:mod:`pipeline.landing`). They all derive from :class:`Portal`, built here from
-the published descriptor, the reports table and the ``x_pipeline`` settings:
+the published descriptor, the distinct report periods (:func:`periods_of` of the
+reports table, or a build's digest of it, which never holds every row) and the
+``x_pipeline`` settings:
 
 - ``base_url``: where the package folder is served; every download URL is
   ``base_url`` + the file's path in the package, and the landing page is
@@ -192,13 +194,15 @@ def _publisher(metadata: dict[str, Any]) -> tuple[str, str]:
     return str(metadata["municipality"]["name"]), str(metadata.get("homepage", ""))
 
 
-def portal_facts(descriptor: dict[str, Any], descriptor_bytes: bytes, reports: pa.Table,
+def portal_facts(descriptor: dict[str, Any], descriptor_bytes: bytes, periods: tuple[tuple[date, date], ...],
                  options: dict[str, Any]) -> Portal:
-    """Everything the portal files say, from the published descriptor and the settings."""
+    """Everything the portal files say, from the published descriptor, the distinct report
+    periods in order (as :func:`periods_of` gives them: the facts need nothing else of the
+    rows, so a build passes them without holding the reports table) and the settings."""
     if "base_url" not in options:
         raise ConfigError("datapackage.json: set x_pipeline.base_url, the URL the package folder is served from")
     base_url = check_base_url(options["base_url"])
-    periods = periods_of(reports)
+    periods = tuple(periods)
     if not periods:
         raise ConfigError("no report period: nothing to describe")
     licences = descriptor.get("licenses", [])

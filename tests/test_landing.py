@@ -21,7 +21,7 @@ import pytest
 from frictionless import Package
 
 from pipeline.config import Config
-from pipeline.landing import REPORT_LIMIT, TABLE_LIMIT, render, script_json
+from pipeline.landing import REPORT_LIMIT, TABLE_LIMIT, Digest, render, script_json
 from pipeline.portal import CATALOG_JSONLD, CATALOG_TTL, CKAN_JSON, LANDING, portal_facts
 from pipeline.schema import TABLES, load_schemas
 
@@ -244,9 +244,11 @@ def archive(package: Path, quarters: int, per_quarter: int, reports_per_quarter:
 
 
 def archive_page(package: Path, config: Config, tables: dict[str, pa.Table]) -> str:
+    """The page of `tables`, as a digest made in one part, with `package`'s descriptor."""
+    digest = Digest.of(tables)
     descriptor = (package / "datapackage.json").read_bytes()
-    site = portal_facts(json.loads(descriptor), descriptor, tables["reports"], config.options)
-    return render(site, tables, load_schemas())
+    site = portal_facts(json.loads(descriptor), descriptor, digest.periods, config.options)
+    return render(site, digest, load_schemas())
 
 
 def fiscal(day: date) -> int:
