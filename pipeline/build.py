@@ -11,9 +11,9 @@ import contextlib
 import gc
 import os
 import shutil
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from collections.abc import Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 from pathlib import Path
 
@@ -23,12 +23,14 @@ import pyarrow.compute as pc
 from . import checks, ckan, dcat, landing, package, portal, privacy, publish, rejects, rules
 from .config import Config
 from .errors import Problem, errors_in
+from .landing import Digest
 from .normalize import ARROW, FIELD_COLUMN, Normalized, Source, locate
-from .readers import RawReport
-from .schema import TABLES, TableSchema, load_schemas, typed_table
 from .process import Progress, iter_processed
+from .readers import RawReport
+from .schema import TABLES, TableSchema, load_schemas
 from .sources import find_inputs, select_reports
-from .writers import WrittenFile, write_tables
+from .spool import Spool
+from .writers import PackageWriter, WrittenFile
 
 
 @dataclass(frozen=True)
@@ -51,8 +53,10 @@ class Outcome:
     reports: list[RawReport] = field(default_factory=list)
     superseded: list[RawReport] = field(default_factory=list)
     unreadable: dict[str, int] = field(default_factory=dict)  # file -> its data rows, when known
-    normalized: Normalized = field(default_factory=Normalized)
-    tables: dict[str, pa.Table] = field(default_factory=dict)
+    normalized: Normalized = field(default_factory=Normalized)  # check(tables=True) only: the records of `tables`
+    tables: dict[str, pa.Table] = field(default_factory=dict)  # check(tables=True) only: a build streams them
+    rows: dict[str, int] = field(default_factory=dict)  # table -> rows checked (published, when the package is)
+    published_files: set[str] = field(default_factory=set)  # files whose report is in the tables
     files: list[WrittenFile] = field(default_factory=list)
     published: Path | None = None
     kept_clean: bool = False  # keep-going: the rows left after dropping rejected ones are valid
@@ -72,7 +76,7 @@ class Outcome:
                 whole_file.add(p.file)
             else:
                 rows_with_errors.setdefault(p.file, set()).add(p.row)
-        published = {s.file for s in self.normalized.sources["reports"]} if self.published else set()
+        published = self.published_files if self.published else set()
         out = []
         for report in self.read_reports:
             lines = {*report.lines, *(row.line for row in report.ragged)}
@@ -87,12 +91,14 @@ class Outcome:
 @dataclass(frozen=True)
 class Options:
     """How a run reads: the text encoding to force, worker processes, the cache folder
-    (None: no cache), and a callback told of each report as it is done."""
+    (None: no cache), a callback told of each report as it is done, and about how many
+    incidents are checked and written at a time (memory grows with it, not with the archive)."""
 
     encoding: str | None = None
     workers: int = 1
     cache_dir: Path | None = None
     progress: Progress | None = None
+    part_incidents: int = 50_000
 
 
 def as_arrow(values: list[Any] | pa.Array | pa.ChunkedArray, kind: pa.DataType) -> pa.Array | pa.ChunkedArray:
@@ -176,109 +182,92 @@ def _bulk() -> Iterator[None]:
             gc.enable()
 
 
-def check(paths: list[Path], config: Config, options: Options = Options()) -> Outcome:
-    """Read, normalize and validate, publishing nothing."""
-    with _bulk():
-        return _check(paths, config, options)
+Sink = Callable[[dict[str, pa.Table], Normalized], None]  # a part's tables, and its records in the same order
 
 
-@dataclass
-class _Folded:
-    """Each report's records folded in as it arrives, in input order, into Arrow chunks typed
-    by the schema: a worker's results come as Arrow already (slices of its batch's tables),
-    cached and in-process ones as Python lists. So the Python objects of a national archive
-    never all live at once. Sources stay Python, and rows stay in the order of their
-    sources. A chunk closes after every 50,000 incidents, wherever the reports came from:
-    the Parquet bytes depend on where chunks end, and must not depend on the cache."""
-
-    schemas: dict[str, TableSchema]
-    merged: Normalized = field(default_factory=Normalized)
-    chunks: dict[str, dict[str, list[pa.Array]]] = field(default_factory=dict)
-    pending: list[dict[str, pa.Table]] = field(default_factory=list)  # in order, not yet chunks
-    incidents: int = 0  # in `pending` and in the merged lists
-    kept: dict[int, tuple[list[Problem], int, int]] = field(default_factory=dict)  # id(report) -> its problems, counts
-
-    def __post_init__(self) -> None:
-        self.merged.columns = {t: {f.name: [] for f in s.arrow_schema()} for t, s in self.schemas.items()}
-
-    def add(self, report: RawReport, part: Normalized, every: int = 50_000) -> None:
-        self.kept[id(report)] = (part.problems, part.rows_read, part.rows_rejected)
-        if part.arrow is not None:
-            self._lists_to_pending()  # the lists hold earlier rows
-            self.pending.append(part.arrow)
-            self.incidents += len(part.arrow["incidents"])
-            self.merged.headers.update(part.headers)
-            for name, sources in part.sources.items():
-                self.merged.sources[name].extend(sources)
-        else:
-            self.merged.extend(replace(part, problems=[]))  # its problems are kept above
-            self.incidents += len(part.sources["incidents"])
-        if self.incidents >= every:
-            self._close_chunk()
-
-    def _lists_to_pending(self) -> None:
-        rows = {name: len(next(iter(columns.values()), [])) for name, columns in self.merged.columns.items()}
-        if any(rows.values()):
-            self.pending.append({name: typed_table(columns, rows[name], self.schemas[name])
-                                 for name, columns in self.merged.columns.items()})
-            self.merged.columns = {name: {key: [] for key in columns} for name, columns in self.merged.columns.items()}
-
-    def _close_chunk(self) -> None:
-        self._lists_to_pending()
-        if self.pending:
-            for name in self.schemas:
-                table = pa.concat_tables([p[name] for p in self.pending]).combine_chunks()
-                for key in table.column_names:
-                    self.chunks.setdefault(name, {}).setdefault(key, []).extend(table.column(key).chunks)
-            self.pending, self.incidents = [], 0
-
-    def result(self, reports: list[RawReport]) -> Normalized:
-        """The records of `reports` alone (the others' rows dropped), each column a chunked
-        Arrow array."""
-        self._close_chunk()
-        out = self.merged
-        for name, schema in self.schemas.items():
-            out.columns[name] = {f.name: pa.chunked_array(self.chunks.get(name, {}).get(f.name, []), f.type)
-                                 for f in schema.arrow_schema()}
-        files = {r.file for r in reports}
-        if any(f not in files for f in out.headers):  # a superseded or clashing report was folded in
-            for name, sources in out.sources.items():
-                out.keep(name, [i for i, s in enumerate(sources) if s.file in files])
-        out.problems = [p for r in reports for p in self.kept[id(r)][0]]
-        out.rows_read = sum(self.kept[id(r)][1] for r in reports)
-        out.rows_rejected = sum(self.kept[id(r)][2] for r in reports)
-        return out
-
-
-def _check(paths: list[Path], config: Config, options: Options) -> Outcome:
+def _run(paths: list[Path], config: Config, options: Options, keep_going: bool = False, sink: Sink | None = None) -> Outcome:
+    """Read and normalize every input into a spool, choose the reports to publish, then
+    check them a part at a time (spool.Spool.parts) and hand each part's tables to `sink`
+    while everything is still publishable. With `keep_going` a part's rejected rows are
+    dropped first (rejects.keep_valid_rows)."""
     outcome = Outcome()
     found = find_inputs(paths)
-    folded = _Folded(load_schemas())
-    processed = []
-    for result in iter_processed(found.inputs, config, options.encoding, options.workers, options.cache_dir, options.progress):
-        if result.report is not None and result.normalized is not None:
-            folded.add(result.report, result.normalized)
-            result.normalized = None  # folded in: let it go
-        processed.append(result)
-    outcome.problems.extend(found.skipped)
-    selection = select_reports([r.report for r in processed if r.report is not None], config)
-    replaced = {id(r) for r in selection.superseded}
-    for result in processed:
-        if id(result.report) not in replaced:  # a replaced report's own faults no longer matter
-            outcome.problems.extend(result.problems)
-        if result.report is None:
-            outcome.unreadable[result.name] = result.rows_unreadable
-    outcome.reports, outcome.superseded = selection.reports, selection.superseded
-    outcome.read_reports = selection.reports + selection.clashing
-    outcome.problems.extend(selection.problems)
-    outcome.normalized = folded.result(selection.reports)
-    outcome.problems.extend(outcome.normalized.problems)
-    for report in selection.clashing:  # not published; their own faults are still worth knowing
-        outcome.problems.extend(folded.kept[id(report)][0])
-    outcome.tables, found_in_tables = validate_all(outcome.normalized, config)
-    outcome.problems.extend(found_in_tables)
+    with Spool(load_schemas(), options.part_incidents) as spool:
+        processed = []
+        for result in iter_processed(found.inputs, config, options.encoding, options.workers, options.cache_dir, options.progress):
+            if result.report is not None and result.normalized is not None:
+                spool.add(result.report, result.normalized)
+                result.normalized = None  # spooled: let it go
+            processed.append(result)
+        outcome.problems.extend(found.skipped)
+        selection = select_reports([r.report for r in processed if r.report is not None], config)
+        replaced = {id(r) for r in selection.superseded}
+        for result in processed:
+            if id(result.report) not in replaced:  # a replaced report's own faults no longer matter
+                outcome.problems.extend(result.problems)
+            if result.report is None:
+                outcome.unreadable[result.name] = result.rows_unreadable
+        del processed
+        outcome.reports, outcome.superseded = selection.reports, selection.superseded
+        outcome.read_reports = selection.reports + selection.clashing
+        outcome.problems.extend(selection.problems)
+        for report in selection.reports + selection.clashing:  # a clashing report is not published; its faults still count
+            outcome.problems.extend(spool.kept[id(report)].problems)
+        known: dict[str, list[Problem]] = {}
+        for p in errors_in(outcome.problems):
+            known.setdefault(p.file, []).append(p)
+        outcome.kept_clean = keep_going
+        for reports, part in spool.parts(selection.reports):
+            tables, found_in_part = validate_all(part, config)
+            outcome.problems.extend(found_in_part)
+            if keep_going:
+                errors = [p for r in reports for p in known.get(r.file, [])] + errors_in(found_in_part)
+                if errors:
+                    part, tables, new, clean = rejects.keep_valid_rows(part, errors, lambda n: validate_all(n, config))
+                    outcome.problems.extend(new)
+                    outcome.kept_clean = outcome.kept_clean and clean
+            for name, table in tables.items():
+                outcome.rows[name] = outcome.rows.get(name, 0) + table.num_rows
+            outcome.published_files.update(s.file for s in part.sources["reports"])
+            if sink is not None and (outcome.ok or (keep_going and outcome.kept_clean)):  # else nothing is published
+                sink(tables, part)
+    if keep_going:
+        dropped = {p.file for p in errors_in(outcome.problems) if p.row is None}
+        outcome.reports = [r for r in outcome.reports if r.file not in dropped]
     outcome.problems.sort(key=lambda p: (p.file, p.row or 0))
     return outcome
+
+
+def check(paths: list[Path], config: Config, options: Options = Options(), tables: bool = True) -> Outcome:
+    """Read, normalize and validate, publishing nothing. With `tables`, the outcome keeps the
+    typed tables and their records whole (all in memory: for small runs and tests)."""
+    parts: list[tuple[dict[str, pa.Table], Normalized]] = []
+    with _bulk():
+        outcome = _run(paths, config, options, sink=lambda t, n: parts.append((t, n)) if tables else None)
+    if tables:
+        empty = to_tables(Normalized(), load_schemas())
+        outcome.tables = {name: pa.concat_tables([empty[name], *(t[name] for t, _ in parts)]) for name in TABLES}
+        outcome.normalized = _joined([n for _, n in parts])
+    return outcome
+
+
+def _joined(parts: list[Normalized]) -> Normalized:
+    """Parts' records one after the other (their columns are Arrow, past to_tables)."""
+    out = Normalized()
+    for name in TABLES:
+        keys = {key: values.type for n in parts for key, values in n.columns[name].items()}
+        out.columns[name] = {key: pa.chunked_array([c for n in parts for c in _chunks(n.columns[name].get(key), len(n.sources[name]), kind)], kind)
+                             for key, kind in keys.items()}
+        out.sources[name] = [s for n in parts for s in n.sources[name]]
+    for n in parts:
+        out.headers.update(n.headers)
+    return out
+
+
+def _chunks(values: pa.Array | pa.ChunkedArray | None, rows: int, kind: pa.DataType) -> list[pa.Array]:
+    if values is None:
+        return [pa.nulls(rows, kind)]
+    return values.chunks if isinstance(values, pa.ChunkedArray) else [values]
 
 
 def validate_all(normalized: Normalized, config: Config) -> tuple[dict[str, pa.Table], list[Problem]]:
@@ -293,19 +282,17 @@ def validate_all(normalized: Normalized, config: Config) -> tuple[dict[str, pa.T
     return tables, problems
 
 
-def write_package(outcome: Outcome, config: Config, folder: Path) -> list[WrittenFile]:
+def write_metadata(outcome: Outcome, config: Config, folder: Path, digest: Digest) -> None:
+    """datapackage.json, the portal metadata and the landing page, for the files written."""
     schemas = load_schemas()
-    strict = {name: outcome.tables[name].cast(schemas[name].arrow_schema()) for name in TABLES}
-    files = write_tables(strict, folder, threads=min(4, os.cpu_count() or 1))
     rejected = {s.file: s.rows_rejected for s in outcome.summaries() if s.rows_rejected}
-    descriptor = package.descriptor(config.metadata, files, schemas, outcome.reports, rejected)
+    descriptor = package.descriptor(config.metadata, outcome.files, schemas, outcome.reports, rejected)
     package.write_descriptor(descriptor, folder)
     # portal metadata and landing page, from the descriptor just written (see portal.py)
-    site = portal.portal_facts(descriptor, (folder / "datapackage.json").read_bytes(), outcome.tables["reports"], config.options)
+    site = portal.portal_facts(descriptor, (folder / "datapackage.json").read_bytes(), digest.periods, config.options)
     dcat.write_catalog(folder, site)
     ckan.write_package(folder, site)
-    landing.write_landing_page(folder, site, outcome.tables, schemas)
-    return files
+    landing.write_landing_page(folder, site, digest, schemas)
 
 
 def build(paths: list[Path], config: Config, out: Path, options: Options = Options(), wait: bool = True,
@@ -318,17 +305,28 @@ def build(paths: list[Path], config: Config, out: Path, options: Options = Optio
 
 
 def _build(paths: list[Path], config: Config, out: Path, options: Options, wait: bool, keep_going: bool) -> Outcome:
-    outcome = check(paths, config, options)
-    if keep_going and not outcome.ok:
-        rejects.keep_valid_rows(outcome, lambda n: validate_all(n, config))
-    publishable = outcome.ok or (keep_going and outcome.kept_clean)
-    if not publishable or not outcome.reports:
-        return outcome
+    """The package is written part by part into a staging folder while the parts are
+    checked, and swapped in whole at the end only when it may be published. The lock is
+    held throughout: a killed run's staging folder is removed under it (publish.clean_leftovers)."""
+    schemas = load_schemas()
+    strict = {name: schemas[name].arrow_schema() for name in TABLES}
     with publish.publish_lock(out, wait=wait):
         publish.clean_leftovers(out)
         staging = publish.new_staging(out)
         try:
-            outcome.files = write_package(outcome, config, staging)
+            digest = Digest.empty()
+            with PackageWriter(staging, strict, threads=min(4, os.cpu_count() or 1)) as writer:
+
+                def sink(tables: dict[str, pa.Table], _: Normalized) -> None:
+                    nonlocal digest
+                    writer.write(tables)
+                    digest = digest.merge(Digest.of(tables))
+
+                outcome = _run(paths, config, options, keep_going, sink)
+                if not (outcome.ok or (keep_going and outcome.kept_clean)) or not outcome.reports:
+                    return outcome
+                outcome.files = writer.close()
+            write_metadata(outcome, config, staging, digest)
             publish.swap_in(staging, out)
         finally:
             shutil.rmtree(staging, ignore_errors=True)

@@ -164,7 +164,8 @@ def validate_cmd(inputs: tuple[Path, ...], config_path: Path, profile: Path | No
     """
     config = load(config_path, profile)
     with progress_bar(lang) as progress:
-        outcome = check(list(inputs) or list(config.inputs), config, run_options(config, encoding, workers, cache, progress))
+        outcome = check(list(inputs) or list(config.inputs), config, run_options(config, encoding, workers, cache, progress),
+                        tables=False)
     report(outcome, lang)
     sys.exit(EXIT_OK if outcome.ok and outcome.reports else EXIT_INVALID)
 
@@ -248,7 +249,7 @@ def build_cmd(inputs: tuple[Path, ...], config_path: Path, profile: Path | None,
             click.echo("no report files found in the inputs" if lang != "ja" else "報告ファイルが見つかりません", err=True)
         click.echo(f"nothing published; {target} is unchanged" if lang != "ja" else f"公開していません（{target} は変更なし）", err=True)
         sys.exit(EXIT_INVALID)
-    rows = outcome.tables["incidents"].num_rows
+    rows = outcome.rows.get("incidents", 0)
     click.echo(f"published {rows} incidents to {target}" if lang != "ja" else f"{rows} 件の事案を {target} に公開しました")
     if not outcome.ok:
         sys.exit(EXIT_INVALID)  # published, but some rows were rejected

@@ -33,6 +33,7 @@ from .schema import load_schemas, typed_table
 from .sources import Input
 
 Progress = Callable[["Processed"], None]
+BATCH_BYTES = 8 << 20  # a batch's raw text at most (about 14,000 incidents): a worker's memory follows it
 
 
 @dataclass
@@ -199,6 +200,7 @@ def iter_processed(inputs: list[Input], config: Config, encoding: str | None = N
     waiting: list[tuple[list[int], Future[bytes] | list[Job]]] = []
     batch_at: dict[int, int] = {}  # position of a report being parsed -> its batch in `waiting`
     batch: list[tuple[int, Job]] = []
+    batch_bytes = 0
     with contextlib.ExitStack() as stack:
         pool: ProcessPoolExecutor | None = None
 
@@ -223,9 +225,11 @@ def iter_processed(inputs: list[Input], config: Config, encoding: str | None = N
                 results.append(_told(done, progress))  # type: ignore[arg-type]
                 continue
             batch.append((len(results), prepared))
+            batch_bytes += _size(item.path)
             results.append(None)
-            if len(batch) == size:
+            if len(batch) == size or batch_bytes >= BATCH_BYTES:
                 send(full=True)
+                batch_bytes = 0
         if batch:
             send(full=False)
         for at in range(len(results)):
@@ -234,6 +238,13 @@ def iter_processed(inputs: list[Input], config: Config, encoding: str | None = N
                 waiting[batch_at[at]] = ([], [])  # let the worker's payload go
             done, results[at] = results[at], None  # the caller keeps it, or lets it go
             yield done  # type: ignore[misc]
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
 
 
 def _collect(positions: list[int], work: Future[bytes] | list[Job], results: list[Processed | None],

@@ -39,23 +39,26 @@ def _without(normalized: Normalized, rows: set[tuple[str, int]], files: set[str]
     return kept
 
 
-def keep_valid_rows(outcome: Outcome, validate: Validate) -> None:
-    """Drop every rejected row from `outcome` and re-validate what is left."""
-    known = set(outcome.problems)
+def keep_valid_rows(part: Normalized, errors: list[Problem], validate: Validate
+                    ) -> tuple[Normalized, dict[str, pa.Table], list[Problem], bool]:
+    """`part` without every row (or file) `errors` reject, validated again: the records
+    kept, their tables, the errors the new checks found, and whether what is left is
+    clean. The build calls it part by part (a part holds whole reports, so dropping a
+    row cannot break another part's keys)."""
+    known = set(errors)
+    new: list[Problem] = []
     for _ in range(3):
-        errors = errors_in(outcome.problems)
         rows = {(p.file, p.row) for p in errors if p.row is not None}
         files = {p.file for p in errors if p.row is None}
-        outcome.normalized = _without(outcome.normalized, rows, files)
-        outcome.reports = [r for r in outcome.reports if r.file not in files]
-        outcome.tables, found = validate(outcome.normalized)
-        new = [p for p in errors_in(found) if p not in known]
+        part = _without(part, rows, files)
+        tables, found = validate(part)
         if not errors_in(found):
-            outcome.kept_clean = True
-            return
-        known.update(new)
-        outcome.problems.extend(new)
-    outcome.kept_clean = False
+            return part, tables, new, True
+        fresh = [p for p in errors_in(found) if p not in known]
+        known.update(fresh)
+        new += fresh
+        errors = errors + fresh
+    return part, tables, new, False
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,161 @@
+"""Records set aside on disk between reading and publishing, so that memory stays flat.
+
+A national archive's records do not fit in memory at once (a million incidents
+weighed 2 GB in Python and Arrow). Each report's records are folded in as it
+arrives, in input order, into Arrow chunks of about `chunk_incidents`
+incidents, typed by the schema, and each chunk is written to a temporary
+Arrow IPC file per table, with its rows' sources (file, line, No.) as three
+more columns. Only where each report's rows lie is kept in memory.
+
+Once every report is read and the published ones are chosen, `parts` hands
+them back in publishing order — sorted by report_id, which begins every
+primary key, so parts concatenated in order are the sorted tables — a part of
+whole reports at a time, of about `chunk_incidents` incidents. The files are
+memory-mapped, and a part's rows are copied out before the next is read.
+Where parts end depends only on the chosen reports, never on the cache or the
+number of workers, so the Parquet row groups (and bytes) do not either.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import pyarrow as pa
+
+from .errors import Problem
+from .normalize import Normalized, Source
+from .readers import RawReport
+from .schema import TABLES, TableSchema, typed_table
+
+SOURCE_COLUMNS = ("_source_file", "_source_row", "_source_no")
+_SOURCE_FIELDS = [pa.field("_source_file", pa.string()), pa.field("_source_row", pa.int64()), pa.field("_source_no", pa.string())]
+
+
+@dataclass(frozen=True)
+class Place:
+    """Where one report's rows are: a chunk, and per table the first row and how many."""
+
+    chunk: int
+    spans: dict[str, tuple[int, int]]
+    report_id: str
+    incidents: int
+
+
+@dataclass(frozen=True)
+class Kept:
+    """What a report's result says besides its records: kept in memory for the whole run."""
+
+    problems: list[Problem]
+    rows_read: int
+    rows_rejected: int
+
+
+@dataclass
+class Spool:
+    """Use as a context manager: its folder is removed at the end, whatever happens."""
+
+    schemas: dict[str, TableSchema]
+    chunk_incidents: int = 50_000
+    folder: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="pipeline-spool-")))
+    places: dict[int, Place] = field(default_factory=dict)  # id(report) -> its place
+    kept: dict[int, Kept] = field(default_factory=dict)  # id(report) -> its problems and counts
+    headers: dict[str, dict[str, str]] = field(default_factory=dict)  # file -> column key -> header text
+    chunks: int = 0  # chunks written
+    _pending: list[dict[str, pa.Table]] = field(default_factory=list)  # the open chunk's parts, in order
+    _lists: Normalized = field(default_factory=Normalized)  # records that came as lists, not yet in _pending
+    _sources: dict[str, list[Source]] = field(default_factory=lambda: {t: [] for t in TABLES})
+    _rows: dict[str, int] = field(default_factory=lambda: {t: 0 for t in TABLES})  # rows in the open chunk
+    _incidents: int = 0
+
+    def __enter__(self) -> Spool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+    def add(self, report: RawReport, part: Normalized) -> None:
+        """One report's records and what its result says, in input order."""
+        self.kept[id(report)] = Kept(part.problems, part.rows_read, part.rows_rejected)
+        self.headers.update(part.headers)
+        counts = {t: len(part.sources[t]) for t in TABLES}
+        ids = part.arrow["reports"]["report_id"] if part.arrow is not None else part.columns["reports"].get("report_id", [])
+        report_id = (str(ids[0]) if not isinstance(ids, (pa.Array, pa.ChunkedArray)) else ids[0].as_py() or "") if len(ids) else ""
+        self.places[id(report)] = Place(self.chunks, {t: (self._rows[t], counts[t]) for t in TABLES}, report_id, counts["incidents"])
+        for t in TABLES:
+            self._rows[t] += counts[t]
+            self._sources[t].extend(part.sources[t])
+        if part.arrow is not None:
+            self._lists_to_pending()  # the lists hold earlier rows
+            self._pending.append(part.arrow)
+        else:
+            self._lists.extend(replace(part, problems=[]))
+        self._incidents += counts["incidents"]
+        if self._incidents >= self.chunk_incidents:
+            self.close_chunk()
+
+    def _lists_to_pending(self) -> None:
+        rows = {t: len(s) for t, s in self._lists.sources.items()}
+        if any(rows.values()):
+            self._pending.append({t: typed_table(self._lists.columns[t], rows[t], self.schemas[t]) for t in TABLES})
+            self._lists = Normalized()
+
+    def close_chunk(self) -> None:
+        """Write the open chunk, a file per table; nothing when it is empty."""
+        self._lists_to_pending()
+        if not self._pending:
+            return
+        for t in TABLES:
+            table = pa.concat_tables([p[t] for p in self._pending]).combine_chunks()
+            sources = self._sources[t]
+            columns = [*table.columns, pa.array([s.file for s in sources], pa.string()),
+                       pa.array([s.row for s in sources], pa.int64()), pa.array([s.no for s in sources], pa.string())]
+            schema = pa.schema([*table.schema, *_SOURCE_FIELDS])
+            with pa.ipc.new_file(self.folder / f"{self.chunks}-{t}.arrow", schema) as writer:
+                writer.write_table(pa.Table.from_arrays(columns, schema=schema))
+        self.chunks += 1
+        self._pending, self._incidents = [], 0
+        self._sources = {t: [] for t in TABLES}
+        self._rows = {t: 0 for t in TABLES}
+
+    def parts(self, reports: list[RawReport]) -> Iterator[tuple[list[RawReport], Normalized]]:
+        """`reports` in publishing order, a part of whole reports at a time (at least one
+        report, about chunk_incidents incidents), each with its records: Arrow columns,
+        sources as Python objects, no problems (those are in `kept`)."""
+        self.close_chunk()
+        ordered = sorted(reports, key=lambda r: (self.places[id(r)].report_id, r.file))
+        group: list[RawReport] = []
+        incidents = 0
+        for report in ordered:
+            group.append(report)
+            incidents += self.places[id(report)].incidents
+            if incidents >= self.chunk_incidents:
+                yield group, self.read(group)
+                group, incidents = [], 0
+        if group:
+            yield group, self.read(group)
+
+    def read(self, reports: list[RawReport]) -> Normalized:
+        """The records of `reports`, in that order, copied out of the chunk files."""
+        out = Normalized(headers={r.file: self.headers[r.file] for r in reports if r.file in self.headers})
+        mapped: dict[tuple[int, str], pa.RecordBatch] = {}
+        for t in TABLES:
+            slices: list[pa.RecordBatch] = []
+            for report in reports:
+                place = self.places[id(report)]
+                start, rows = place.spans[t]
+                if not rows:
+                    continue
+                key = (place.chunk, t)
+                if key not in mapped:
+                    mapped[key] = pa.ipc.open_file(pa.memory_map(str(self.folder / f"{place.chunk}-{t}.arrow"))).get_batch(0)
+                slices.append(mapped[key].slice(start, rows))
+            schema = pa.schema([*(f.with_nullable(True) for f in self.schemas[t].arrow_schema()), *_SOURCE_FIELDS])
+            table = pa.Table.from_batches(slices, schema=schema).combine_chunks()  # copied: the maps can go
+            out.columns[t] = {name: table.column(name) for name in table.column_names if name not in SOURCE_COLUMNS}
+            out.sources[t] = [Source(*s) for s in zip(*(table.column(c).to_pylist() for c in SOURCE_COLUMNS))]
+        mapped.clear()
+        return out

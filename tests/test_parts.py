@@ -1,0 +1,109 @@
+"""The build checks and writes a part of whole reports at a time (pipeline/spool.py), so
+that memory stays flat however large the archive: where parts end must change nothing
+that is published or reported."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from pipeline.build import Options, build, check
+from pipeline.config import Config
+from pipeline.errors import errors_in
+
+from .conftest import tree_digest
+
+TABLES = ("reports", "incidents", "measures", "figures")
+
+
+@pytest.fixture(scope="module")
+def raw(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """64 synthetic reports of about 23 incidents each."""
+    from benchmarks.generate import generate
+
+    folder = tmp_path_factory.mktemp("parts") / "raw"
+    generate(folder, 1_500, municipalities=4, years=4, workers=1)
+    return folder
+
+
+def _data(folder: Path, fmt: str) -> dict[str, bytes]:
+    return {name: (folder / "data" / f"{name}.{fmt}").read_bytes() for name in TABLES}
+
+
+def test_parts_change_no_published_byte_of_csv_or_json(raw: Path, tmp_path: Path, config: Config) -> None:
+    whole = build([raw], config, tmp_path / "whole", Options())
+    parts = build([raw], config, tmp_path / "parts", Options(part_incidents=100))
+    single = build([raw], config, tmp_path / "single", Options(part_incidents=1))  # a part per report
+    assert whole.ok and parts.ok and single.ok
+    assert whole.problems == parts.problems == single.problems
+    assert whole.rows == parts.rows == single.rows and whole.rows["incidents"] == 1_500
+    for fmt in ("csv", "json"):
+        assert _data(tmp_path / "whole", fmt) == _data(tmp_path / "parts", fmt) == _data(tmp_path / "single", fmt)
+    for name in TABLES:  # Parquet gets a row group per part: the same rows and types
+        expected = pq.read_table(tmp_path / "whole" / "data" / f"{name}.parquet")
+        assert pq.read_table(tmp_path / "parts" / "data" / f"{name}.parquet").equals(expected)
+    landing = (tmp_path / "whole" / "index.html").read_text(encoding="utf-8")
+    strip = re.compile(r"[0-9a-f]{64}|\d[\d,.]* ?(?:B|KB|MB|kB|bytes)\b")  # the Parquet files' hashes and sizes differ
+    assert strip.sub("", (tmp_path / "parts" / "index.html").read_text(encoding="utf-8")) == strip.sub("", landing)
+
+
+def test_check_gives_the_same_tables_whatever_the_parts(raw: Path, config: Config) -> None:
+    whole = check([raw], config, Options())
+    parts = check([raw], config, Options(part_incidents=50))
+    for name in TABLES:
+        assert parts.tables[name].equals(whole.tables[name])
+    assert [s.file for s in parts.normalized.sources["incidents"]] == [s.file for s in whole.normalized.sources["incidents"]]
+
+
+def test_reports_are_published_in_report_order_whatever_the_input_order(raw: Path, tmp_path: Path, config: Config) -> None:
+    """Folders named so that the input order is the reverse of report_id order."""
+    shuffled = tmp_path / "shuffled"
+    for i, town in enumerate(sorted(p for p in raw.iterdir() if p.is_dir())):
+        shutil.copytree(town, shuffled / f"{9 - i}-{town.name}")
+    base = build([raw], config, tmp_path / "base", Options(part_incidents=100))
+    other = build([shuffled], config, tmp_path / "other", Options(part_incidents=100))
+    assert base.ok and other.ok
+    for name in ("incidents", "measures", "figures"):
+        assert _data(tmp_path / "base", "csv")[name] == _data(tmp_path / "other", "csv")[name]
+    ids = pq.read_table(tmp_path / "other" / "data" / "reports.parquet").column("report_id").to_pylist()
+    assert ids == sorted(ids) and len(ids) == 64
+
+
+def _break_one_row(raw: Path, tmp_path: Path) -> tuple[Path, str]:
+    """A copy of `raw` where the first row of one late report says it was discovered in 2099."""
+    broken = tmp_path / "broken"
+    shutil.copytree(raw, broken)
+    report = sorted(broken.rglob("*.txt"))[-3]
+    text = report.read_text(encoding="utf-8")
+    text = re.sub(r"(?m)^1\t[^\t]*", "1\t2099.1.1 (2099.1.2)", text, count=1)
+    report.write_text(text, encoding="utf-8")
+    return broken, str(report.relative_to(broken))
+
+
+def test_an_error_in_a_late_part_publishes_nothing(raw: Path, tmp_path: Path, config: Config) -> None:
+    broken, _ = _break_one_row(raw, tmp_path)
+    target = tmp_path / "target"
+    assert build([raw], config, target, Options(part_incidents=100)).ok
+    before = tree_digest(target)
+    outcome = build([broken], config, target, Options(part_incidents=100))
+    assert not outcome.ok and outcome.published is None
+    assert [p.code for p in errors_in(outcome.problems)] == ["discovered-outside-period"]
+    assert tree_digest(target) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["broken", "target"]  # no staging folder left behind
+
+
+def test_keep_going_drops_the_same_rows_whatever_the_parts(raw: Path, tmp_path: Path, config: Config) -> None:
+    broken, name = _break_one_row(raw, tmp_path)
+    whole = build([broken], config, tmp_path / "whole", Options(), keep_going=True)
+    parts = build([broken], config, tmp_path / "parts", Options(part_incidents=40), keep_going=True)
+    assert whole.published and parts.published and whole.kept_clean and parts.kept_clean
+    assert whole.problems == parts.problems
+    assert whole.rows == parts.rows and whole.rows["incidents"] == 1_499
+    assert [s for s in whole.summaries() if s.rows_rejected] == [s for s in parts.summaries() if s.rows_rejected]
+    assert [s.rows_rejected for s in parts.summaries() if s.file == name] == [1]
+    for fmt in ("csv", "json"):
+        assert _data(tmp_path / "whole", fmt) == _data(tmp_path / "parts", fmt)
