@@ -228,7 +228,7 @@ def _run(paths: list[Path], config: Config, options: Options, keep_going: bool =
                     outcome.kept_clean = outcome.kept_clean and clean
             for name, table in tables.items():
                 outcome.rows[name] = outcome.rows.get(name, 0) + table.num_rows
-            outcome.published_files.update(s.file for s in part.sources["reports"])
+            outcome.published_files.update(s.file for s in part.sources["reports"])  # a report's own row: a few
             if sink is not None and (outcome.ok or (keep_going and outcome.kept_clean)):  # else nothing is published
                 sink(tables, part)
     if keep_going:

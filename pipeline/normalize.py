@@ -135,7 +135,8 @@ class Normalized:
         taken = pa.array(positions, pa.int64())
         self.columns[table] = {key: values.take(taken) if isinstance(values, ARROW) else [values[i] for i in positions]
                                for key, values in self.columns[table].items()}
-        self.sources[table] = [self.sources[table][i] for i in positions]
+        sources = self.sources[table]
+        self.sources[table] = [sources[i] for i in positions] if isinstance(sources, list) else sources.take(positions)  # type: ignore[attr-defined]
 
 
 def locate(normalized: Normalized, table: str, index: int, fieldname: str) -> tuple[Source, str | None]:

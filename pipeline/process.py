@@ -31,6 +31,7 @@ from .normalize import Memo, Normalized
 from .readers import RawReport, ReadFailed, read_report
 from .schema import load_schemas, typed_table
 from .sources import Input
+from .spool import with_sources
 
 Progress = Callable[["Processed"], None]
 BATCH_BYTES = 8 << 20  # a batch's raw text at most (about 14,000 incidents): a worker's memory follows it
@@ -162,8 +163,9 @@ def parse_batch(jobs: list[Job]) -> list[Processed]:
 
 def _parse_for_parent(jobs: list[Job]) -> bytes:
     """parse_batch in a worker, its results sent back in one payload: the results without
-    their record lists, and the batch's records as Arrow tables with each result's rows
-    (unpickling a Python object a value was most of the parent's work)."""
+    their records, and the batch's records as Arrow tables, their sources as three more
+    columns, with each result's rows (unpickling a Python object a value was most of the
+    parent's work)."""
     results = parse_batch(jobs)
     schemas = load_schemas()
     merged = Normalized()
@@ -173,8 +175,9 @@ def _parse_for_parent(jobs: list[Job]) -> bytes:
         spans.append(None if part is None else {t: (len(merged.sources[t]), len(rows)) for t, rows in part.sources.items()})
         if part is not None:
             merged.extend(part)
-            result.normalized = replace(part, columns={t: {} for t in part.columns})
-    tables = {t: typed_table(merged.columns[t], len(merged.sources[t]), schemas[t]) for t in merged.columns}
+            result.normalized = replace(part, columns={t: {} for t in part.columns}, sources={t: [] for t in part.sources})
+    tables = {t: with_sources(typed_table(merged.columns[t], len(merged.sources[t]), schemas[t]), merged.sources[t])
+              for t in merged.columns}
     return pickle.dumps((results, tables, spans), protocol=pickle.HIGHEST_PROTOCOL)
 
 
@@ -190,7 +193,9 @@ def iter_processed(inputs: list[Input], config: Config, encoding: str | None = N
     done (so a caller can fold each in and let it go); `progress` hears of each.
 
     Cached results are loaded here. The reports to parse go out in batches as soon as a
-    batch is full, so the workers start while later files are still being hashed; worker
+    batch is full (1,024 reports or BATCH_BYTES), so the workers start while later files
+    are still being hashed, and results are yielded as they come, with at most two batches
+    per worker out at a time, so memory stays flat however many reports there are; worker
     processes start only with at least two reports per worker, and a last, partial batch
     is parsed here when there are no workers (one corrected report, say)."""
     profiles: dict[Path, Profile] = {}
@@ -201,17 +206,40 @@ def iter_processed(inputs: list[Input], config: Config, encoding: str | None = N
     batch_at: dict[int, int] = {}  # position of a report being parsed -> its batch in `waiting`
     batch: list[tuple[int, Job]] = []
     batch_bytes = 0
+    outstanding = 0  # batches sent to the workers and not yet taken back
+    emitted = 0  # results yielded so far
     with contextlib.ExitStack() as stack:
         pool: ProcessPoolExecutor | None = None
 
         def send(full: bool) -> None:
-            nonlocal pool
+            nonlocal pool, outstanding
             if full and pool is None and workers > 1 and len(inputs) >= 2 * workers:
                 pool = stack.enter_context(ProcessPoolExecutor(max_workers=workers))
             jobs = [job for _, job in batch]
             batch_at.update((at, len(waiting)) for at, _ in batch)
             waiting.append(([at for at, _ in batch], pool.submit(_parse_for_parent, jobs) if pool else jobs))
+            outstanding += pool is not None
             batch.clear()
+
+        def emit(ahead: int) -> Iterator[Processed]:
+            """The results ready, in input order; waits for the workers only while more than
+            `ahead` batches are out, so that their payloads and cached results never pile up."""
+            nonlocal emitted, outstanding
+            while emitted < len(results):
+                if results[emitted] is None:
+                    index = batch_at.get(emitted)
+                    if index is None:
+                        return  # in the batch still being filled
+                    positions, work = waiting[index]
+                    if isinstance(work, Future):
+                        if not work.done() and outstanding <= ahead:
+                            return
+                        outstanding -= 1
+                    _collect(positions, work, results, progress)
+                    waiting[index] = ([], [])  # let the worker's payload go
+                done, results[emitted] = results[emitted], None  # the caller keeps it, or lets it go
+                emitted += 1
+                yield done  # type: ignore[misc]
 
         for item in inputs:
             prepared = prepare(item, config, encoding, cache_dir, profiles, settings)
@@ -223,21 +251,17 @@ def iter_processed(inputs: list[Input], config: Config, encoding: str | None = N
                     if hit.report is not None:  # the same bytes may now be elsewhere: read back from here
                         hit.report = replace(hit.report, path=str(item.path))
                 results.append(_told(done, progress))  # type: ignore[arg-type]
-                continue
-            batch.append((len(results), prepared))
-            batch_bytes += _size(item.path)
-            results.append(None)
-            if len(batch) == size or batch_bytes >= BATCH_BYTES:
-                send(full=True)
-                batch_bytes = 0
+            else:
+                batch.append((len(results), prepared))
+                batch_bytes += _size(item.path)
+                results.append(None)
+                if len(batch) == size or batch_bytes >= BATCH_BYTES:
+                    send(full=True)
+                    batch_bytes = 0
+            yield from emit(ahead=2 * max(workers, 1))
         if batch:
             send(full=False)
-        for at in range(len(results)):
-            if results[at] is None:
-                _collect(*waiting[batch_at[at]], results, progress)
-                waiting[batch_at[at]] = ([], [])  # let the worker's payload go
-            done, results[at] = results[at], None  # the caller keeps it, or lets it go
-            yield done  # type: ignore[misc]
+        yield from emit(ahead=-1)
 
 
 def _size(path: Path) -> int:

@@ -20,9 +20,10 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import overload
 
 import pyarrow as pa
 
@@ -33,6 +34,42 @@ from .schema import TABLES, TableSchema, typed_table
 
 SOURCE_COLUMNS = ("_source_file", "_source_row", "_source_no")
 _SOURCE_FIELDS = [pa.field("_source_file", pa.string()), pa.field("_source_row", pa.int64()), pa.field("_source_no", pa.string())]
+
+
+def with_sources(table: pa.Table, sources: list[Source]) -> pa.Table:
+    """`table` with its rows' sources as three more columns (SOURCE_COLUMNS)."""
+    columns = [*table.columns, pa.array([s.file for s in sources], pa.string()),
+               pa.array([s.row for s in sources], pa.int64()), pa.array([s.no for s in sources], pa.string())]
+    return pa.Table.from_arrays(columns, schema=pa.schema([*table.schema, *_SOURCE_FIELDS]))
+
+
+@dataclass(frozen=True)
+class SourceColumns(Sequence[Source]):
+    """A part's row sources as the spool's Arrow columns: a Source is made only for a row
+    that is looked at (a problem's row), not for each of millions."""
+
+    files: pa.Array
+    rows: pa.Array
+    nos: pa.Array
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    @overload
+    def __getitem__(self, index: int) -> Source: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[Source]: ...
+    def __getitem__(self, index: int | slice) -> Source | Sequence[Source]:
+        if isinstance(index, slice):
+            return list(self)[index]
+        return Source(self.files[index].as_py(), self.rows[index].as_py(), self.nos[index].as_py())
+
+    def __iter__(self) -> Iterator[Source]:
+        return map(Source, self.files.to_pylist(), self.rows.to_pylist(), self.nos.to_pylist())
+
+    def take(self, positions: list[int]) -> SourceColumns:
+        at = pa.array(positions, pa.int64())
+        return SourceColumns(self.files.take(at), self.rows.take(at), self.nos.take(at))
 
 
 @dataclass(frozen=True)
@@ -67,7 +104,6 @@ class Spool:
     chunks: int = 0  # chunks written
     _pending: list[dict[str, pa.Table]] = field(default_factory=list)  # the open chunk's parts, in order
     _lists: Normalized = field(default_factory=Normalized)  # records that came as lists, not yet in _pending
-    _sources: dict[str, list[Source]] = field(default_factory=lambda: {t: [] for t in TABLES})
     _rows: dict[str, int] = field(default_factory=lambda: {t: 0 for t in TABLES})  # rows in the open chunk
     _incidents: int = 0
 
@@ -81,14 +117,13 @@ class Spool:
         """One report's records and what its result says, in input order."""
         self.kept[id(report)] = Kept(part.problems, part.rows_read, part.rows_rejected)
         self.headers.update(part.headers)
-        counts = {t: len(part.sources[t]) for t in TABLES}
+        counts = {t: len(part.arrow[t]) if part.arrow is not None else len(part.sources[t]) for t in TABLES}
         ids = part.arrow["reports"]["report_id"] if part.arrow is not None else part.columns["reports"].get("report_id", [])
         report_id = (str(ids[0]) if not isinstance(ids, (pa.Array, pa.ChunkedArray)) else ids[0].as_py() or "") if len(ids) else ""
         self.places[id(report)] = Place(self.chunks, {t: (self._rows[t], counts[t]) for t in TABLES}, report_id, counts["incidents"])
         for t in TABLES:
             self._rows[t] += counts[t]
-            self._sources[t].extend(part.sources[t])
-        if part.arrow is not None:
+        if part.arrow is not None:  # its sources are columns already (with_sources, in the worker)
             self._lists_to_pending()  # the lists hold earlier rows
             self._pending.append(part.arrow)
         else:
@@ -100,7 +135,8 @@ class Spool:
     def _lists_to_pending(self) -> None:
         rows = {t: len(s) for t, s in self._lists.sources.items()}
         if any(rows.values()):
-            self._pending.append({t: typed_table(self._lists.columns[t], rows[t], self.schemas[t]) for t in TABLES})
+            self._pending.append({t: with_sources(typed_table(self._lists.columns[t], rows[t], self.schemas[t]), self._lists.sources[t])
+                                  for t in TABLES})
             self._lists = Normalized()
 
     def close_chunk(self) -> None:
@@ -110,15 +146,10 @@ class Spool:
             return
         for t in TABLES:
             table = pa.concat_tables([p[t] for p in self._pending]).combine_chunks()
-            sources = self._sources[t]
-            columns = [*table.columns, pa.array([s.file for s in sources], pa.string()),
-                       pa.array([s.row for s in sources], pa.int64()), pa.array([s.no for s in sources], pa.string())]
-            schema = pa.schema([*table.schema, *_SOURCE_FIELDS])
-            with pa.ipc.new_file(self.folder / f"{self.chunks}-{t}.arrow", schema) as writer:
-                writer.write_table(pa.Table.from_arrays(columns, schema=schema))
+            with pa.ipc.new_file(self.folder / f"{self.chunks}-{t}.arrow", table.schema) as writer:
+                writer.write_table(table)
         self.chunks += 1
         self._pending, self._incidents = [], 0
-        self._sources = {t: [] for t in TABLES}
         self._rows = {t: 0 for t in TABLES}
 
     def parts(self, reports: list[RawReport]) -> Iterator[tuple[list[RawReport], Normalized]]:
@@ -156,6 +187,7 @@ class Spool:
             schema = pa.schema([*(f.with_nullable(True) for f in self.schemas[t].arrow_schema()), *_SOURCE_FIELDS])
             table = pa.Table.from_batches(slices, schema=schema).combine_chunks()  # copied: the maps can go
             out.columns[t] = {name: table.column(name) for name in table.column_names if name not in SOURCE_COLUMNS}
-            out.sources[t] = [Source(*s) for s in zip(*(table.column(c).to_pylist() for c in SOURCE_COLUMNS))]
+            out.sources[t] = SourceColumns(*(table.column(c).chunk(0) if table.column(c).num_chunks else pa.array([], f.type)
+                                             for c, f in zip(SOURCE_COLUMNS, _SOURCE_FIELDS)))
         mapped.clear()
         return out
