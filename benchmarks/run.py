@@ -31,6 +31,7 @@ import platform
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -40,8 +41,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 SIZES = {"10k": 10_000, "100k": 100_000, "1m": 1_000_000, "10m": 10_000_000}
-ROWS = ["read + normalize", "· read", "· normalize", "spool: write chunks", "select", "spool: read parts", "to_tables", "validate",
-        "· checks", "· rules", "privacy scan", "write", "· csv", "· parquet", "· json", "landing digest", "metadata + portal files",
+ROWS = ["read + normalize", "· read", "· normalize", "spool: write chunks", "select", "spool: read parts",
+        "check (checks ∥ privacy scan)", "· to_tables", "· checks + rules", "· privacy scan", "write", "· csv", "· parquet", "· json", "landing digest", "metadata + portal files",
         "· datapackage.json", "· portal (DCAT, CKAN, landing)", "publish (fsync+swap)", "other (between stages)"]
 
 
@@ -59,9 +60,11 @@ class Clock:
     def __init__(self) -> None:
         self.seconds: dict[str, float] = {}
         self.peak_mib: dict[str, int] = {}
+        self.lock = threading.Lock()  # the writers time their formats from several threads
 
     def add(self, label: str, seconds: float) -> None:
-        self.seconds[label] = self.seconds.get(label, 0.0) + seconds
+        with self.lock:
+            self.seconds[label] = self.seconds.get(label, 0.0) + seconds
 
     def wrap(self, label: str, func: Callable[..., Any], peak: bool = False) -> Callable[..., Any]:
         """`func`, adding its time to `label` (and noting the peak RSS after it when `peak`);
@@ -101,12 +104,10 @@ TIMED = [
     ("spool: write chunks", "spool", "Spool.close_chunk"),
     ("select", "build", "select_reports"),
     ("spool: read parts", "spool", "Spool.read"),
-    ("to_tables", "build", "to_tables"),
-    ("validate", "build", "validate_tables"),
-    ("· checks", "checks", "check_table"),
-    ("· rules", "rules", "check_incidents"),
-    ("· rules", "rules", "check_reports"),
-    ("privacy scan", "privacy", "scan_tables"),
+    ("check (checks ∥ privacy scan)", "build", "validate_all"),
+    ("· to_tables", "build", "to_tables"),
+    ("· checks + rules", "build", "validate_tables"),
+    ("· privacy scan", "privacy", "scan_tables"),
     ("write", "writers", "PackageWriter.write"),
     ("write", "writers", "PackageWriter.close"),
     ("landing digest", "landing", "Digest.of"),
@@ -119,7 +120,7 @@ TIMED = [
     ("· portal (DCAT, CKAN, landing)", "landing", "write_landing_page"),
     ("publish (fsync+swap)", "publish", "swap_in"),
 ]
-TOP = ["read + normalize", "spool: write chunks", "select", "spool: read parts", "to_tables", "validate", "privacy scan",
+TOP = ["read + normalize", "spool: write chunks", "select", "spool: read parts", "check (checks ∥ privacy scan)",
        "write", "landing digest", "metadata + portal files", "publish (fsync+swap)"]
 
 
@@ -197,7 +198,7 @@ def touch_one_report(raw: Path) -> Path:
     return report
 
 
-def measure(size: int, work: Path, skip_frictionless: bool, workers: int) -> dict[str, Any]:
+def measure(size: int, work: Path, skip_frictionless: bool, workers: int, incremental: bool = True) -> dict[str, Any]:
     from benchmarks.generate import generate
 
     label = next((k for k, v in SIZES.items() if v == size), str(size))
@@ -208,12 +209,14 @@ def measure(size: int, work: Path, skip_frictionless: bool, workers: int) -> dic
     result_file = work / label / "child.json"
     cache = work / label / "cache"
     shutil.rmtree(cache, ignore_errors=True)
-    cmd = [sys.executable, __file__, "--child", str(raw), str(out), str(result_file), str(workers), str(cache)]
+    cmd = [sys.executable, __file__, "--child", str(raw), str(out), str(result_file), str(workers), str(cache) if incremental else ""]
     status, wall, peak = run_measured(cmd, work / label / "child.out")
     if status:
         raise SystemExit(f"the build at {label} failed (exit {status}); see {work / label / 'child.out'}")
     result = json.loads(result_file.read_text(encoding="utf-8"))
     result.update(label=label, size=size, generate_seconds=generated, manifest=manifest, process_seconds=wall, peak_rss_mib=peak)
+    if not incremental:
+        return _frictionless(result, work / label, out, skip_frictionless)
     changed = touch_one_report(raw)
     again = work / label / "child-incremental.json"
     cmd = [sys.executable, __file__, "--child", str(raw), str(out), str(again), str(workers), str(cache)]
@@ -223,9 +226,14 @@ def measure(size: int, work: Path, skip_frictionless: bool, workers: int) -> dic
     incremental = json.loads(again.read_text(encoding="utf-8"))
     result["incremental"] = {"changed": str(changed.relative_to(raw)), "build_seconds": incremental["build_seconds"],
                              "seconds": incremental["seconds"], "peak_rss_mib": peak}
-    if not skip_frictionless:
+    return _frictionless(result, work / label, out, skip_frictionless)
+
+
+def _frictionless(result: dict[str, Any], folder: Path, out: Path, skip: bool) -> dict[str, Any]:
+    """`frictionless validate` of the incidents CSV just published, timed the same way."""
+    if not skip:
         frictionless = str(Path(sys.executable).with_name("frictionless"))
-        report = work / label / "frictionless.json"
+        report = folder / "frictionless.json"
         fcmd = [frictionless, "validate", str(out / "datapackage.json"), "--resource-name", "incidents", "--json"]
         status, fwall, fpeak = run_measured(fcmd, report)
         verdict = json.loads(report.read_text(encoding="utf-8"))
@@ -262,8 +270,8 @@ def render(results: list[dict[str, Any]]) -> str:
         lines.append(row("**rebuild after changing one report** (cache)", [f"**{r['incremental']['build_seconds']:.2f} s**" for r in results]))
         lines.append(row("· of which read + normalize", [f"{r['incremental']['seconds'].get('read + normalize', 0.0):.2f} s" for r in results]))
     lines.append(row("peak RSS (build)", [f"{r['peak_rss_mib']:,} MiB" for r in results]))
-    lines.append(row("peak RSS of the build process after read + normalize / spool: read parts / validate / write",
-                     [" / ".join(f"{r['peak_mib_after'].get(k, 0):,}" for k in ("read + normalize", "spool: read parts", "validate", "write"))
+    lines.append(row("peak RSS of the build process after read + normalize / spool: read parts / check / write",
+                     [" / ".join(f"{r['peak_mib_after'].get(k, 0):,}" for k in ("read + normalize", "spool: read parts", "check (checks ∥ privacy scan)", "write"))
                       + " MiB" for r in results]))
     if all("frictionless" in r for r in results):
         lines.append(row("frictionless validate (incidents)", [f"{r['frictionless']['seconds']:.2f} s" + ("" if r["frictionless"]["valid"] else " (INVALID)") for r in results]))
@@ -276,13 +284,15 @@ def render(results: list[dict[str, Any]]) -> str:
 def main(argv: list[str] | None = None) -> None:
     args_in = sys.argv[1:] if argv is None else argv
     if args_in[:1] == ["--child"]:
-        child(Path(args_in[1]), Path(args_in[2]), Path(args_in[3]), int(args_in[4]), Path(args_in[5]))
+        child(Path(args_in[1]), Path(args_in[2]), Path(args_in[3]), int(args_in[4]), Path(args_in[5]) if args_in[5] else None)
         return
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], epilog="Example: run.py --sizes 10k,100k")
     parser.add_argument("--sizes", default="10k,100k", help=f"comma-separated, of {', '.join(SIZES)} or a number (default 10k,100k)")
     parser.add_argument("--work", type=Path, default=Path("/tmp/jimu-bench"), help="where reports and packages go (default /tmp/jimu-bench)")
     parser.add_argument("--no-frictionless", action="store_true", help="skip timing frictionless validate")
     parser.add_argument("--json", type=Path, help="also write the figures as JSON here")
+    parser.add_argument("--no-incremental", action="store_true",
+                        help="no cache and no rebuild after changing one report (at 10M the cache and a second package do not fit on disk)")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="worker processes (default: all cores)")
     args = parser.parse_args(args_in)
     sizes = [SIZES[s.lower()] if s.lower() in SIZES else int(s) for s in args.sizes.split(",")]
@@ -290,7 +300,7 @@ def main(argv: list[str] | None = None) -> None:
     print("machine: " + ", ".join(f"{k} {v}" for k, v in info.items()) + f", workers {args.workers}", flush=True)
     results = []
     for size in sizes:
-        results.append(measure(size, args.work, args.no_frictionless, args.workers))
+        results.append(measure(size, args.work, args.no_frictionless, args.workers, not args.no_incremental))
         r = results[-1]
         ratio = f", frictionless {r['frictionless']['seconds']:.1f} s" if "frictionless" in r else ""
         print(f"{size:,} incidents: build {r['build_seconds']:.1f} s, peak {r['peak_rss_mib']:,} MiB{ratio}", flush=True)

@@ -11,6 +11,7 @@ import contextlib
 import gc
 import os
 import shutil
+import tempfile
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -66,6 +67,11 @@ class Outcome:
     def ok(self) -> bool:
         return not errors_in(self.problems)
 
+    @property
+    def publishable(self) -> bool:
+        """Nothing is invalid, or keep-going left only valid rows."""
+        return self.ok or self.kept_clean
+
     def summaries(self) -> list[FileSummary]:
         """Every input file, every row: valid, rejected (an error names its row, or its
         whole file) or superseded; published when the package was."""
@@ -108,7 +114,7 @@ def as_arrow(values: list[Any] | pa.Array | pa.ChunkedArray, kind: pa.DataType) 
 def to_tables(normalized: Normalized, schemas: dict[str, TableSchema]) -> dict[str, pa.Table]:
     """Typed Arrow tables, rows in primary-key order (the normalized rows and their sources
     reordered alike, so an index still finds its source). The normalized columns become
-    those Arrow arrays; a build's come folded into Arrow already (_Folded), lists are
+    those Arrow arrays; a build's parts come from the spool as Arrow already, lists are
     converted here."""
     tables: dict[str, pa.Table] = {}
     for name in TABLES:
@@ -182,17 +188,20 @@ def _bulk() -> Iterator[None]:
             gc.enable()
 
 
-Sink = Callable[[dict[str, pa.Table], Normalized], None]  # a part's tables, and its records in the same order
+# a part's tables, its records in the same order, and whether the package may still be published
+Sink = Callable[[dict[str, pa.Table], Normalized, bool], None]
 
 
-def _run(paths: list[Path], config: Config, options: Options, keep_going: bool = False, sink: Sink | None = None) -> Outcome:
-    """Read and normalize every input into a spool, choose the reports to publish, then
-    check them a part at a time (spool.Spool.parts) and hand each part's tables to `sink`
-    while everything is still publishable. With `keep_going` a part's rejected rows are
-    dropped first (rejects.keep_valid_rows)."""
+def _run(paths: list[Path], config: Config, options: Options, sink: Sink, keep_going: bool = False,
+         spool_in: Path | None = None) -> Outcome:
+    """Read and normalize every input into a spool (a folder made in `spool_in`), choose the
+    reports to publish, then check them a part at a time (spool.Spool.parts) and hand each
+    part's tables to `sink`. With `keep_going` a part's rejected rows are dropped first
+    (rejects.keep_valid_rows)."""
     outcome = Outcome()
     found = find_inputs(paths)
-    with Spool(load_schemas(), options.part_incidents) as spool:
+    folder = Path(tempfile.mkdtemp(prefix="pipeline-spool-", dir=spool_in))
+    with Spool(load_schemas(), options.part_incidents, folder) as spool:
         processed = []
         for result in iter_processed(found.inputs, config, options.encoding, options.workers, options.cache_dir, options.progress):
             if result.report is not None and result.normalized is not None:
@@ -217,20 +226,20 @@ def _run(paths: list[Path], config: Config, options: Options, keep_going: bool =
         for p in errors_in(outcome.problems):
             known.setdefault(p.file, []).append(p)
         outcome.kept_clean = keep_going
+        office = privacy.office_numbers(set().union(*(spool.kept[id(r)].phones for r in selection.reports)))
         for reports, part in spool.parts(selection.reports):
-            tables, found_in_part = validate_all(part, config)
+            tables, found_in_part = validate_all(part, config, office)
             outcome.problems.extend(found_in_part)
             if keep_going:
                 errors = [p for r in reports for p in known.get(r.file, [])] + errors_in(found_in_part)
                 if errors:
-                    part, tables, new, clean = rejects.keep_valid_rows(part, errors, lambda n: validate_all(n, config))
+                    part, tables, new, clean = rejects.keep_valid_rows(part, errors, lambda n: validate_all(n, config, office))
                     outcome.problems.extend(new)
                     outcome.kept_clean = outcome.kept_clean and clean
             for name, table in tables.items():
                 outcome.rows[name] = outcome.rows.get(name, 0) + table.num_rows
             outcome.published_files.update(s.file for s in part.sources["reports"])  # a report's own row: a few
-            if sink is not None and (outcome.ok or (keep_going and outcome.kept_clean)):  # else nothing is published
-                sink(tables, part)
+            sink(tables, part, outcome.publishable)
     if keep_going:
         dropped = {p.file for p in errors_in(outcome.problems) if p.row is None}
         outcome.reports = [r for r in outcome.reports if r.file not in dropped]
@@ -243,7 +252,8 @@ def check(paths: list[Path], config: Config, options: Options = Options(), table
     typed tables and their records whole (all in memory: for small runs and tests)."""
     parts: list[tuple[dict[str, pa.Table], Normalized]] = []
     with _bulk():
-        outcome = _run(paths, config, options, sink=lambda t, n: parts.append((t, n)) if tables else None)
+        outcome = _run(paths, config, options, lambda t, n, _: parts.append((t, n)) if tables else None,
+                       spool_in=options.cache_dir if options.cache_dir and options.cache_dir.is_dir() else None)
     if tables:
         empty = to_tables(Normalized(), load_schemas())
         outcome.tables = {name: pa.concat_tables([empty[name], *(t[name] for t, _ in parts)]) for name in TABLES}
@@ -270,13 +280,15 @@ def _chunks(values: pa.Array | pa.ChunkedArray | None, rows: int, kind: pa.DataT
     return values.chunks if isinstance(values, pa.ChunkedArray) else [values]
 
 
-def validate_all(normalized: Normalized, config: Config) -> tuple[dict[str, pa.Table], list[Problem]]:
-    """The typed tables, and what the schema checks, the rules and the privacy scan find in them."""
+def validate_all(normalized: Normalized, config: Config, office: frozenset[str] | None = None
+                 ) -> tuple[dict[str, pa.Table], list[Problem]]:
+    """The typed tables, and what the schema checks, the rules and the privacy scan find in
+    them; `office`: the whole archive's office numbers, when `normalized` is one part."""
     schemas = load_schemas()
     exceptions = privacy.load_exceptions(config.options)
     tables = to_tables(normalized, schemas)
     with ThreadPoolExecutor(max_workers=2) as pool:  # both read the tables only, mostly in Arrow (no GIL)
-        scanned = pool.submit(privacy.scan_tables, tables, normalized, exceptions)
+        scanned = pool.submit(privacy.scan_tables, tables, normalized, exceptions, office)
         problems = validate_tables(tables, normalized, schemas)
         problems += scanned.result()
     return tables, problems
@@ -305,30 +317,33 @@ def build(paths: list[Path], config: Config, out: Path, options: Options = Optio
 
 
 def _build(paths: list[Path], config: Config, out: Path, options: Options, wait: bool, keep_going: bool) -> Outcome:
-    """The package is written part by part into a staging folder while the parts are
-    checked, and swapped in whole at the end only when it may be published. The lock is
-    held throughout: a killed run's staging folder is removed under it (publish.clean_leftovers)."""
+    """The package is written part by part into a staging folder of this run's own while
+    the parts are checked, and swapped in whole at the end, under the lock, only when it
+    may be published. A staging folder is removed by a later run only once its process
+    is gone (publish.clean_leftovers), so runs need the lock only to clean up and swap."""
     schemas = load_schemas()
     strict = {name: schemas[name].arrow_schema() for name in TABLES}
     with publish.publish_lock(out, wait=wait):
         publish.clean_leftovers(out)
-        staging = publish.new_staging(out)
-        try:
-            digest = Digest.empty()
-            with PackageWriter(staging, strict, threads=min(4, os.cpu_count() or 1)) as writer:
+    staging = publish.new_staging(out)
+    try:
+        digest = Digest.empty()
+        with PackageWriter(staging, strict, threads=min(4, os.cpu_count() or 1)) as writer:
 
-                def sink(tables: dict[str, pa.Table], _: Normalized) -> None:
-                    nonlocal digest
+            def sink(tables: dict[str, pa.Table], _: Normalized, publishable: bool) -> None:
+                nonlocal digest
+                if publishable:  # else nothing will be published: writing it would be wasted
                     writer.write(tables)
                     digest = digest.merge(Digest.of(tables))
 
-                outcome = _run(paths, config, options, keep_going, sink)
-                if not (outcome.ok or (keep_going and outcome.kept_clean)) or not outcome.reports:
-                    return outcome
-                outcome.files = writer.close()
-            write_metadata(outcome, config, staging, digest)
+            outcome = _run(paths, config, options, sink, keep_going, spool_in=staging)
+            if not outcome.publishable or not outcome.reports:
+                return outcome
+            outcome.files = writer.close()
+        write_metadata(outcome, config, staging, digest)
+        with publish.publish_lock(out, wait=wait):
             publish.swap_in(staging, out)
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
     outcome.published = out
     return outcome

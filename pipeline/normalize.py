@@ -90,7 +90,7 @@ class Normalized:
     Arrow; build.to_tables turns each into its Arrow array), each row with its Source at
     the same index. `add` and `extend` build it, so they take lists only: they come
     before to_tables; `value` and `keep` take either. A worker's result carries its records
-    in `arrow` instead, and empty `columns`."""
+    and their sources in `arrow` instead (spool.with_sources), and empty lists."""
 
     columns: dict[str, dict[str, list[Any]]] = field(default_factory=lambda: {t: {} for t in _TABLES})
     sources: dict[str, list[Source]] = field(default_factory=lambda: {t: [] for t in _TABLES})
@@ -110,7 +110,7 @@ class Normalized:
         self.sources[table].append(source)
 
     def extend(self, other: Normalized) -> None:
-        assert other.arrow is None, "records sent as Arrow are folded by build._Folded, not extended"
+        assert other.arrow is None, "records sent as Arrow go to the spool (spool.Spool.add), not extended"
         for table in self.columns:
             mine = self.columns[table]
             for key, values in other.columns[table].items():
@@ -135,8 +135,8 @@ class Normalized:
         taken = pa.array(positions, pa.int64())
         self.columns[table] = {key: values.take(taken) if isinstance(values, ARROW) else [values[i] for i in positions]
                                for key, values in self.columns[table].items()}
-        sources = self.sources[table]
-        self.sources[table] = [sources[i] for i in positions] if isinstance(sources, list) else sources.take(positions)  # type: ignore[attr-defined]
+        old = self.sources[table]  # a list, or a part's spool.SourceColumns
+        self.sources[table] = [old[i] for i in positions] if isinstance(old, list) else old.take(positions)  # type: ignore[attr-defined]
 
 
 def locate(normalized: Normalized, table: str, index: int, fieldname: str) -> tuple[Source, str | None]:

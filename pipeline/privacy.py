@@ -303,6 +303,11 @@ def office_phones(tables: Mapping[str, pa.Table]) -> set[str]:
     return {p for p in pc.unique(incidents.column("contact_phone")).to_pylist() if p and not is_mobile(p)}
 
 
+def office_numbers(phones: Iterable[str]) -> frozenset[str]:
+    """The landlines among contact phones, in the national form the scan compares."""
+    return frozenset(national_number(p) for p in phones if p and not is_mobile(p))
+
+
 # A superset of what scan_text can find, in RE2 syntax for Arrow: a value that does not match
 # cannot hold a finding, so only the few that do are scanned in Python. scan_text reads the
 # text folded (text.fold_number); each character here stands for all that fold into it
@@ -326,11 +331,12 @@ GENERATED = frozenset({"incident_id", "report_id", "municipality_code", "source_
 
 
 def scan_tables(tables: Mapping[str, pa.Table], normalized: Normalized,
-                exceptions: Sequence[PrivacyException] = ()) -> list[Problem]:
+                exceptions: Sequence[PrivacyException] = (), office: frozenset[str] | None = None) -> list[Problem]:
     """Every string cell of the tables about to be published; one Problem per finding.
     Each column's distinct values are pre-filtered with one vectorized regex; only the
     candidates are scanned, and only the rows holding a finding are located."""
-    office = frozenset(national_number(p) for p in office_phones(tables))
+    if office is None:  # else the whole archive's office numbers (office_numbers), when `tables` is one part of it
+        office = office_numbers(office_phones(tables))
     problems: list[Problem] = []
     for name, table in tables.items():
         for fieldname in table.column_names:

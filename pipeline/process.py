@@ -35,6 +35,7 @@ from .spool import with_sources
 
 Progress = Callable[["Processed"], None]
 BATCH_BYTES = 8 << 20  # a batch's raw text at most (about 14,000 incidents): a worker's memory follows it
+BACKLOG = 2048  # results held in the parent waiting for an earlier one: cached ones carry their records
 
 
 @dataclass
@@ -232,7 +233,7 @@ def iter_processed(inputs: list[Input], config: Config, encoding: str | None = N
                         return  # in the batch still being filled
                     positions, work = waiting[index]
                     if isinstance(work, Future):
-                        if not work.done() and outstanding <= ahead:
+                        if not work.done() and outstanding <= ahead and len(results) - emitted <= BACKLOG:
                             return
                         outstanding -= 1
                     _collect(positions, work, results, progress)
@@ -255,9 +256,9 @@ def iter_processed(inputs: list[Input], config: Config, encoding: str | None = N
                 batch.append((len(results), prepared))
                 batch_bytes += _size(item.path)
                 results.append(None)
-                if len(batch) == size or batch_bytes >= BATCH_BYTES:
-                    send(full=True)
-                    batch_bytes = 0
+            if len(batch) == size or batch_bytes >= BATCH_BYTES or (batch and len(results) - emitted > BACKLOG):
+                send(full=len(batch) == size or batch_bytes >= BATCH_BYTES)  # the last case: cached results wait behind it
+                batch_bytes = 0
             yield from emit(ahead=2 * max(workers, 1))
         if batch:
             send(full=False)

@@ -25,7 +25,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import overload
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from .errors import Problem
 from .normalize import Normalized, Source
@@ -89,6 +91,7 @@ class Kept:
     problems: list[Problem]
     rows_read: int
     rows_rejected: int
+    phones: frozenset[str]  # its incidents' contact phones: what the privacy scan takes for offices' numbers
 
 
 @dataclass
@@ -97,7 +100,7 @@ class Spool:
 
     schemas: dict[str, TableSchema]
     chunk_incidents: int = 50_000
-    folder: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="pipeline-spool-")))
+    folder: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="pipeline-spool-")))  # build: in its staging folder
     places: dict[int, Place] = field(default_factory=dict)  # id(report) -> its place
     kept: dict[int, Kept] = field(default_factory=dict)  # id(report) -> its problems and counts
     headers: dict[str, dict[str, str]] = field(default_factory=dict)  # file -> column key -> header text
@@ -115,11 +118,14 @@ class Spool:
 
     def add(self, report: RawReport, part: Normalized) -> None:
         """One report's records and what its result says, in input order."""
-        self.kept[id(report)] = Kept(part.problems, part.rows_read, part.rows_rejected)
+        if part.arrow is not None:
+            ids, phones = part.arrow["reports"]["report_id"].to_pylist(), pc.unique(part.arrow["incidents"]["contact_phone"]).to_pylist()
+        else:
+            ids, phones = part.columns["reports"].get("report_id", []), part.columns["incidents"].get("contact_phone", [])
+        self.kept[id(report)] = Kept(part.problems, part.rows_read, part.rows_rejected, frozenset(p for p in phones if p))
         self.headers.update(part.headers)
         counts = {t: len(part.arrow[t]) if part.arrow is not None else len(part.sources[t]) for t in TABLES}
-        ids = part.arrow["reports"]["report_id"] if part.arrow is not None else part.columns["reports"].get("report_id", [])
-        report_id = (str(ids[0]) if not isinstance(ids, (pa.Array, pa.ChunkedArray)) else ids[0].as_py() or "") if len(ids) else ""
+        report_id = (ids[0] or "") if ids else ""
         self.places[id(report)] = Place(self.chunks, {t: (self._rows[t], counts[t]) for t in TABLES}, report_id, counts["incidents"])
         for t in TABLES:
             self._rows[t] += counts[t]
@@ -155,7 +161,7 @@ class Spool:
     def parts(self, reports: list[RawReport]) -> Iterator[tuple[list[RawReport], Normalized]]:
         """`reports` in publishing order, a part of whole reports at a time (at least one
         report, about chunk_incidents incidents), each with its records: Arrow columns,
-        sources as Python objects, no problems (those are in `kept`)."""
+        sources as SourceColumns, no problems (those are in `kept`)."""
         self.close_chunk()
         ordered = sorted(reports, key=lambda r: (self.places[id(r)].report_id, r.file))
         group: list[RawReport] = []
@@ -185,7 +191,8 @@ class Spool:
                     mapped[key] = pa.ipc.open_file(pa.memory_map(str(self.folder / f"{place.chunk}-{t}.arrow"))).get_batch(0)
                 slices.append(mapped[key].slice(start, rows))
             schema = pa.schema([*(f.with_nullable(True) for f in self.schemas[t].arrow_schema()), *_SOURCE_FIELDS])
-            table = pa.Table.from_batches(slices, schema=schema).combine_chunks()  # copied: the maps can go
+            table = pa.Table.from_batches(slices, schema=schema)
+            table = table.take(np.arange(table.num_rows)).combine_chunks()  # copied, so that no map outlives the part
             out.columns[t] = {name: table.column(name) for name in table.column_names if name not in SOURCE_COLUMNS}
             out.sources[t] = SourceColumns(*(table.column(c).chunk(0) if table.column(c).num_chunks else pa.array([], f.type)
                                              for c, f in zip(SOURCE_COLUMNS, _SOURCE_FIELDS)))

@@ -107,3 +107,56 @@ def test_keep_going_drops_the_same_rows_whatever_the_parts(raw: Path, tmp_path: 
     assert [s.rows_rejected for s in parts.summaries() if s.file == name] == [1]
     for fmt in ("csv", "json"):
         assert _data(tmp_path / "whole", fmt) == _data(tmp_path / "parts", fmt)
+
+
+def test_an_office_number_from_another_part_is_still_an_office_number(raw: Path, tmp_path: Path, config: Config) -> None:
+    """The privacy scan excuses the contact phones the archive publishes: all of them, not
+    only those of the part being scanned."""
+    edited = tmp_path / "edited"
+    shutil.copytree(raw, edited)
+    files = sorted(edited.rglob("*.txt"))
+    first_row = re.compile(r"(?m)^1\t.*$")
+    phone = first_row.search(files[0].read_text(encoding="utf-8")).group(0).split("\t")[-1]  # type: ignore[union-attr]
+    late = files[-1]
+    text = late.read_text(encoding="utf-8")
+    row = first_row.search(text).group(0).split("\t")  # type: ignore[union-attr]
+    assert phone not in row
+    row[4] = f"{row[4]}。問合せは{phone}へ"
+    late.write_text(first_row.sub("\t".join(row), text, count=1), encoding="utf-8")
+    whole = check([edited], config, Options())
+    parts = check([edited], config, Options(part_incidents=100))
+    assert whole.ok and parts.ok, [p.message() for p in parts.problems]
+    assert any(phone in s for s in parts.tables["incidents"].column("summary").to_pylist())
+
+
+def test_check_keeps_every_table_row_even_when_some_are_invalid(raw: Path, tmp_path: Path, config: Config) -> None:
+    broken, _ = _break_one_row(raw, tmp_path)
+    outcome = check([broken], config, Options(part_incidents=100))
+    assert not outcome.ok
+    assert outcome.tables["incidents"].num_rows == 1_500  # the invalid row too: `pipeline normalize` prints it
+
+
+def test_the_spool_is_removed_and_workers_and_cache_change_nothing(raw: Path, tmp_path: Path, config: Config) -> None:
+    """Workers send Arrow, the cache gives lists: parts mixing both publish the same bytes."""
+    cache = tmp_path / "cache"
+    cold = build([raw], config, tmp_path / "cold", Options(part_incidents=100))
+    check([raw], config, Options(workers=2, cache_dir=cache, part_incidents=100))
+    for entry in sorted(cache.glob("*.pickle"))[::3]:
+        entry.unlink()
+    mixed = build([raw], config, tmp_path / "mixed", Options(workers=2, cache_dir=cache, part_incidents=100))
+    assert cold.ok and mixed.ok
+    assert tree_digest(tmp_path / "cold") == tree_digest(tmp_path / "mixed")
+    assert not list(cache.glob("pipeline-spool-*"))  # check() spools in the cache folder, and cleans up
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cache", "cold", "mixed"]
+
+
+def test_a_running_builds_staging_folder_is_left_alone(raw: Path, tmp_path: Path, config: Config) -> None:
+    """Runs stage side by side and lock only to swap: another live run's folder stays."""
+    import os
+
+    theirs = tmp_path / f".target.staging-{os.getppid()}"
+    theirs.mkdir()
+    dead = tmp_path / ".target.staging-999999999"
+    dead.mkdir()
+    assert build([raw], config, tmp_path / "target", Options()).published
+    assert theirs.is_dir() and not dead.exists()

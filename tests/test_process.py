@@ -169,3 +169,26 @@ def test_a_batch_leaves_no_garbage_cycles_behind(tmp_path: Path, config: Config,
         assert gc.collect() == 0
     finally:
         gc.enable()
+
+
+def test_cached_results_do_not_pile_up_behind_a_report_being_parsed(tmp_path: Path, config: Config,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """One changed report first, then many cached ones: the parent must not hold them all
+    (each carries its records) until the input ends."""
+    from benchmarks.generate import generate
+    from pipeline.sources import find_inputs
+
+    generate(tmp_path / "raw", 1_500, municipalities=4, years=4, workers=1)
+    cache = tmp_path / "cache"
+    check([tmp_path / "raw"], config, Options(cache_dir=cache))
+    inputs = find_inputs([tmp_path / "raw"]).inputs
+    changed = inputs[0].path
+    changed.write_text(changed.read_text(encoding="utf-8").replace("誤", "過", 1), encoding="utf-8")
+    monkeypatch.setattr(process, "BACKLOG", 5)
+    told: list[process.Processed] = []
+    held = []
+    for done, result in enumerate(process.iter_processed(inputs, config, cache_dir=cache, progress=told.append)):
+        held.append(len(told) - done)
+    assert len(held) == len(inputs) == 64
+    assert [p.name for p in told if not p.cached] == [inputs[0].name]
+    assert max(held) <= 5 + 2  # without the bound: 63, every other report
