@@ -13,7 +13,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 from pathlib import Path
@@ -226,7 +226,8 @@ def _run(paths: list[Path], config: Config, options: Options, sink: Sink, keep_g
         for p in errors_in(outcome.problems):
             known.setdefault(p.file, []).append(p)
         outcome.kept_clean = keep_going
-        office = privacy.office_numbers(set().union(*(spool.kept[id(r)].phones for r in selection.reports)))
+        spool.close_chunk()
+        office = privacy.office_numbers(set().union(*(spool.phones.get(r.file, set()) for r in selection.reports)))
         for reports, part in spool.parts(selection.reports):
             tables, found_in_part = validate_all(part, config, office)
             outcome.problems.extend(found_in_part)
@@ -328,15 +329,26 @@ def _build(paths: list[Path], config: Config, out: Path, options: Options, wait:
     staging = publish.new_staging(out)
     try:
         digest = Digest.empty()
-        with PackageWriter(staging, strict, threads=min(4, os.cpu_count() or 1)) as writer:
+        writing: Future[None] | None = None
+        with PackageWriter(staging, strict, threads=min(4, os.cpu_count() or 1)) as writer, ThreadPoolExecutor(1) as background:
+
+            def write(tables: dict[str, pa.Table]) -> None:
+                nonlocal digest
+                writer.write(tables)
+                digest = digest.merge(Digest.of(tables))
 
             def sink(tables: dict[str, pa.Table], _: Normalized, publishable: bool) -> None:
-                nonlocal digest
+                """A part is written in the background while the next one is checked (Arrow's
+                writers let go of the GIL), one at a time and in order."""
+                nonlocal writing
                 if publishable:  # else nothing will be published: writing it would be wasted
-                    writer.write(tables)
-                    digest = digest.merge(Digest.of(tables))
+                    if writing is not None:
+                        writing.result()  # the part before is written (or its error raised here)
+                    writing = background.submit(write, tables)
 
             outcome = _run(paths, config, options, sink, keep_going, spool_in=staging)
+            if writing is not None:
+                writing.result()
             if not outcome.publishable or not outcome.reports:
                 return outcome
             outcome.files = writer.close()

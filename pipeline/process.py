@@ -209,6 +209,7 @@ def iter_processed(inputs: list[Input], config: Config, encoding: str | None = N
     batch_bytes = 0
     outstanding = 0  # batches sent to the workers and not yet taken back
     emitted = 0  # results yielded so far
+    held = 0  # results done (cached, or back from a batch) and not yet yielded
     with contextlib.ExitStack() as stack:
         pool: ProcessPoolExecutor | None = None
 
@@ -225,7 +226,7 @@ def iter_processed(inputs: list[Input], config: Config, encoding: str | None = N
         def emit(ahead: int) -> Iterator[Processed]:
             """The results ready, in input order; waits for the workers only while more than
             `ahead` batches are out, so that their payloads and cached results never pile up."""
-            nonlocal emitted, outstanding
+            nonlocal emitted, outstanding, held
             while emitted < len(results):
                 if results[emitted] is None:
                     index = batch_at.get(emitted)
@@ -233,13 +234,15 @@ def iter_processed(inputs: list[Input], config: Config, encoding: str | None = N
                         return  # in the batch still being filled
                     positions, work = waiting[index]
                     if isinstance(work, Future):
-                        if not work.done() and outstanding <= ahead and len(results) - emitted <= BACKLOG:
+                        if not work.done() and outstanding <= ahead and held <= BACKLOG:
                             return
                         outstanding -= 1
                     _collect(positions, work, results, progress)
+                    held += len(positions)
                     waiting[index] = ([], [])  # let the worker's payload go
                 done, results[emitted] = results[emitted], None  # the caller keeps it, or lets it go
                 emitted += 1
+                held -= 1
                 yield done  # type: ignore[misc]
 
         for item in inputs:
@@ -252,11 +255,12 @@ def iter_processed(inputs: list[Input], config: Config, encoding: str | None = N
                     if hit.report is not None:  # the same bytes may now be elsewhere: read back from here
                         hit.report = replace(hit.report, path=str(item.path))
                 results.append(_told(done, progress))  # type: ignore[arg-type]
+                held += 1
             else:
                 batch.append((len(results), prepared))
                 batch_bytes += _size(item.path)
                 results.append(None)
-            if len(batch) == size or batch_bytes >= BATCH_BYTES or (batch and len(results) - emitted > BACKLOG):
+            if len(batch) == size or batch_bytes >= BATCH_BYTES or (batch and held > BACKLOG):
                 send(full=len(batch) == size or batch_bytes >= BATCH_BYTES)  # the last case: cached results wait behind it
                 batch_bytes = 0
             yield from emit(ahead=2 * max(workers, 1))

@@ -27,7 +27,6 @@ from typing import overload
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from .errors import Problem
 from .normalize import Normalized, Source
@@ -91,7 +90,6 @@ class Kept:
     problems: list[Problem]
     rows_read: int
     rows_rejected: int
-    phones: frozenset[str]  # its incidents' contact phones: what the privacy scan takes for offices' numbers
 
 
 @dataclass
@@ -104,6 +102,7 @@ class Spool:
     places: dict[int, Place] = field(default_factory=dict)  # id(report) -> its place
     kept: dict[int, Kept] = field(default_factory=dict)  # id(report) -> its problems and counts
     headers: dict[str, dict[str, str]] = field(default_factory=dict)  # file -> column key -> header text
+    phones: dict[str, set[str]] = field(default_factory=dict)  # file -> its contact phones (the privacy scan's office numbers)
     chunks: int = 0  # chunks written
     _pending: list[dict[str, pa.Table]] = field(default_factory=list)  # the open chunk's parts, in order
     _lists: Normalized = field(default_factory=Normalized)  # records that came as lists, not yet in _pending
@@ -118,11 +117,8 @@ class Spool:
 
     def add(self, report: RawReport, part: Normalized) -> None:
         """One report's records and what its result says, in input order."""
-        if part.arrow is not None:
-            ids, phones = part.arrow["reports"]["report_id"].to_pylist(), pc.unique(part.arrow["incidents"]["contact_phone"]).to_pylist()
-        else:
-            ids, phones = part.columns["reports"].get("report_id", []), part.columns["incidents"].get("contact_phone", [])
-        self.kept[id(report)] = Kept(part.problems, part.rows_read, part.rows_rejected, frozenset(p for p in phones if p))
+        ids = part.arrow["reports"]["report_id"].to_pylist() if part.arrow is not None else part.columns["reports"].get("report_id", [])
+        self.kept[id(report)] = Kept(part.problems, part.rows_read, part.rows_rejected)
         self.headers.update(part.headers)
         counts = {t: len(part.arrow[t]) if part.arrow is not None else len(part.sources[t]) for t in TABLES}
         report_id = (ids[0] or "") if ids else ""
@@ -152,6 +148,11 @@ class Spool:
             return
         for t in TABLES:
             table = pa.concat_tables([p[t] for p in self._pending]).combine_chunks()
+            if t == "incidents":
+                pairs = table.group_by(["_source_file", "contact_phone"]).aggregate([])
+                for file, phone in zip(pairs.column("_source_file").to_pylist(), pairs.column("contact_phone").to_pylist()):
+                    if phone:
+                        self.phones.setdefault(file, set()).add(phone)
             with pa.ipc.new_file(self.folder / f"{self.chunks}-{t}.arrow", table.schema) as writer:
                 writer.write_table(table)
         self.chunks += 1
