@@ -227,7 +227,9 @@ def _run(paths: list[Path], config: Config, options: Options, sink: Sink, keep_g
             known.setdefault(p.file, []).append(p)
         outcome.kept_clean = keep_going
         spool.close_chunk()
-        office = privacy.office_numbers(set().union(*(spool.phones.get(r.file, set()) for r in selection.reports)))
+        dropped = {p.file for p in errors_in(outcome.problems) if p.row is None} if keep_going else set()
+        office = privacy.office_numbers(set().union(*(spool.phones.get(r.file, set()) for r in selection.reports
+                                                      if r.file not in dropped)))
         for reports, part in spool.parts(selection.reports):
             tables, found_in_part = validate_all(part, config, office)
             outcome.problems.extend(found_in_part)
@@ -253,13 +255,19 @@ def check(paths: list[Path], config: Config, options: Options = Options(), table
     typed tables and their records whole (all in memory: for small runs and tests)."""
     parts: list[tuple[dict[str, pa.Table], Normalized]] = []
     with _bulk():
-        outcome = _run(paths, config, options, lambda t, n, _: parts.append((t, n)) if tables else None,
-                       spool_in=options.cache_dir if options.cache_dir and options.cache_dir.is_dir() else None)
+        outcome = _run(paths, config, options, lambda t, n, _: parts.append((t, n)) if tables else None, spool_in=_spool_in(options))
     if tables:
         empty = to_tables(Normalized(), load_schemas())
         outcome.tables = {name: pa.concat_tables([empty[name], *(t[name] for t, _ in parts)]) for name in TABLES}
         outcome.normalized = _joined([n for _, n in parts])
     return outcome
+
+
+def _spool_in(options: Options) -> Path | None:
+    """Where check() spools: the cache folder when it can be written there (the system's
+    temporary folder may be a small tmpfs), else the temporary folder (None)."""
+    folder = options.cache_dir
+    return folder if folder is not None and folder.is_dir() and os.access(folder, os.W_OK | os.X_OK) else None
 
 
 def _joined(parts: list[Normalized]) -> Normalized:
@@ -318,44 +326,47 @@ def build(paths: list[Path], config: Config, out: Path, options: Options = Optio
 
 
 def _build(paths: list[Path], config: Config, out: Path, options: Options, wait: bool, keep_going: bool) -> Outcome:
-    """The package is written part by part into a staging folder of this run's own while
-    the parts are checked, and swapped in whole at the end, under the lock, only when it
-    may be published. A staging folder is removed by a later run only once its process
-    is gone (publish.clean_leftovers), so runs need the lock only to clean up and swap."""
+    """The package is written part by part into a staging folder while the parts are
+    checked, and swapped in whole at the end only when it may be published. The lock is
+    held throughout, so runs into one folder follow each other and the last to start is
+    the last to publish; a killed run's staging folder and spool (its sibling) are removed
+    under it by the next run (publish.clean_leftovers)."""
     schemas = load_schemas()
     strict = {name: schemas[name].arrow_schema() for name in TABLES}
     with publish.publish_lock(out, wait=wait):
         publish.clean_leftovers(out)
-    staging = publish.new_staging(out)
-    try:
-        digest = Digest.empty()
-        writing: Future[None] | None = None
-        with PackageWriter(staging, strict, threads=min(4, os.cpu_count() or 1)) as writer, ThreadPoolExecutor(1) as background:
+        staging = publish.new_staging(out)
+        spool = staging.with_name(staging.name + "-spool")  # beside it: never swapped in with the package
+        spool.mkdir()
+        try:
+            digest = Digest.empty()
+            writing: Future[None] | None = None
+            with PackageWriter(staging, strict, threads=min(4, os.cpu_count() or 1)) as writer, ThreadPoolExecutor(1) as background:
 
-            def write(tables: dict[str, pa.Table]) -> None:
-                nonlocal digest
-                writer.write(tables)
-                digest = digest.merge(Digest.of(tables))
+                def write(tables: dict[str, pa.Table]) -> None:
+                    nonlocal digest
+                    writer.write(tables)
+                    digest = digest.merge(Digest.of(tables))
 
-            def sink(tables: dict[str, pa.Table], _: Normalized, publishable: bool) -> None:
-                """A part is written in the background while the next one is checked (Arrow's
-                writers let go of the GIL), one at a time and in order."""
-                nonlocal writing
-                if publishable:  # else nothing will be published: writing it would be wasted
-                    if writing is not None:
-                        writing.result()  # the part before is written (or its error raised here)
-                    writing = background.submit(write, tables)
+                def sink(tables: dict[str, pa.Table], _: Normalized, publishable: bool) -> None:
+                    """A part is written in the background while the next one is checked (Arrow's
+                    writers let go of the GIL), one at a time and in order."""
+                    nonlocal writing
+                    if publishable:  # else nothing will be published: writing it would be wasted
+                        if writing is not None:
+                            writing.result()  # the part before is written (or its error raised here)
+                        writing = background.submit(write, tables)
 
-            outcome = _run(paths, config, options, sink, keep_going, spool_in=staging)
-            if writing is not None:
-                writing.result()
-            if not outcome.publishable or not outcome.reports:
-                return outcome
-            outcome.files = writer.close()
-        write_metadata(outcome, config, staging, digest)
-        with publish.publish_lock(out, wait=wait):
+                outcome = _run(paths, config, options, sink, keep_going, spool_in=spool)
+                if not outcome.publishable or not outcome.reports:
+                    return outcome  # the invalid rows are the news, not a failed write (the executor still waits)
+                if writing is not None:
+                    writing.result()
+                outcome.files = writer.close()
+            write_metadata(outcome, config, staging, digest)
             publish.swap_in(staging, out)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+            shutil.rmtree(spool, ignore_errors=True)
     outcome.published = out
     return outcome

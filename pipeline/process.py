@@ -261,7 +261,7 @@ def iter_processed(inputs: list[Input], config: Config, encoding: str | None = N
                 batch_bytes += _size(item.path)
                 results.append(None)
             if len(batch) == size or batch_bytes >= BATCH_BYTES or (batch and held > BACKLOG):
-                send(full=len(batch) == size or batch_bytes >= BATCH_BYTES)  # the last case: cached results wait behind it
+                send(full=True)  # in the last case cached results wait behind it: it goes now, to the workers too
                 batch_bytes = 0
             yield from emit(ahead=2 * max(workers, 1))
         if batch:

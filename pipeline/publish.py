@@ -60,7 +60,7 @@ def check_target(target: Path, keep: list[Path]) -> None:
 
 
 @contextmanager
-def publish_lock(target: Path, wait: bool = True, timeout: float = 600.0) -> Iterator[None]:
+def publish_lock(target: Path, wait: bool = True, timeout: float = 3600.0) -> Iterator[None]:
     """An advisory lock on the target's parent folder (no lock file is left behind)."""
     parent = target.resolve().parent
     parent.mkdir(parents=True, exist_ok=True)
@@ -100,26 +100,11 @@ def _exchange(a: Path, b: Path) -> bool:
 
 
 def clean_leftovers(target: Path) -> None:
-    """Remove staging and retired folders a killed run may have left (call under the lock);
-    a folder whose run is still going (named with its process id) stays: runs write their
-    staging folders side by side and take the lock only to swap one in."""
+    """Remove staging and retired folders a killed run may have left (call under the lock)."""
     target = target.resolve()
     for pattern in (STAGING, RETIRED):
-        prefix = pattern.format(name=target.name)
-        for leftover in target.parent.glob(prefix + "*"):
-            pid = leftover.name[len(prefix):]
-            if not (pid.isdigit() and _running(int(pid))):
-                shutil.rmtree(leftover, ignore_errors=True)
-
-
-def _running(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # someone else's process
-        return True
-    return True
+        for leftover in target.parent.glob(pattern.format(name=target.name) + "*"):
+            shutil.rmtree(leftover, ignore_errors=True)
 
 
 def new_staging(target: Path) -> Path:

@@ -150,13 +150,28 @@ def test_the_spool_is_removed_and_workers_and_cache_change_nothing(raw: Path, tm
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cache", "cold", "mixed"]
 
 
-def test_a_running_builds_staging_folder_is_left_alone(raw: Path, tmp_path: Path, config: Config) -> None:
-    """Runs stage side by side and lock only to swap: another live run's folder stays."""
-    import os
+def test_a_build_holds_the_lock_while_it_reads_and_cleans_a_killed_runs_spool(
+        raw: Path, tmp_path: Path, config: Config, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Runs into one folder follow each other, so the last to start is the last to publish;
+    a killed run's staging folder and spool are removed by the next one."""
+    from pipeline import build as build_module, publish
 
-    theirs = tmp_path / f".target.staging-{os.getppid()}"
-    theirs.mkdir()
-    dead = tmp_path / ".target.staging-999999999"
-    dead.mkdir()
-    assert build([raw], config, tmp_path / "target", Options()).published
-    assert theirs.is_dir() and not dead.exists()
+    target = tmp_path / "target"
+    left = [tmp_path / ".target.staging-999999999", tmp_path / ".target.staging-999999999-spool"]
+    for folder in left:
+        (folder / "data").mkdir(parents=True)
+    busy: list[bool] = []
+    real = build_module.find_inputs
+
+    def reading(paths: list[Path]):  # type: ignore[no-untyped-def]
+        try:
+            with publish.publish_lock(target, wait=False):
+                busy.append(False)
+        except publish.PublishBusy:
+            busy.append(True)
+        return real(paths)
+
+    monkeypatch.setattr(build_module, "find_inputs", reading)
+    assert build([raw], config, target, Options(part_incidents=100)).published
+    assert busy == [True]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["target"]

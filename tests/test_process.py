@@ -171,10 +171,12 @@ def test_a_batch_leaves_no_garbage_cycles_behind(tmp_path: Path, config: Config,
         gc.enable()
 
 
-def test_cached_results_do_not_pile_up_behind_a_report_being_parsed(tmp_path: Path, config: Config,
+@pytest.mark.parametrize("workers", [1, 2])
+def test_cached_results_do_not_pile_up_behind_a_report_being_parsed(tmp_path: Path, config: Config, workers: int,
                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     """One changed report first, then many cached ones: the parent must not hold them all
-    (each carries its records) until the input ends."""
+    (each carries its records) until the input ends, and the batch sent early for that
+    goes to the workers when there are some."""
     from benchmarks.generate import generate
     from pipeline.sources import find_inputs
 
@@ -185,10 +187,19 @@ def test_cached_results_do_not_pile_up_behind_a_report_being_parsed(tmp_path: Pa
     changed = inputs[0].path
     changed.write_text(changed.read_text(encoding="utf-8").replace("誤", "過", 1), encoding="utf-8")
     monkeypatch.setattr(process, "BACKLOG", 5)
+    pools: list[int] = []
+
+    class Pool(process.ProcessPoolExecutor):
+        def __init__(self, max_workers: int) -> None:
+            pools.append(max_workers)
+            super().__init__(max_workers=max_workers)
+
+    monkeypatch.setattr(process, "ProcessPoolExecutor", Pool)
     told: list[process.Processed] = []
     held = []
-    for done, result in enumerate(process.iter_processed(inputs, config, cache_dir=cache, progress=told.append)):
+    for done, result in enumerate(process.iter_processed(inputs, config, workers=workers, cache_dir=cache, progress=told.append)):
         held.append(len(told) - done)
+    assert pools == ([2] if workers == 2 else [])
     assert len(held) == len(inputs) == 64
     assert [p.name for p in told if not p.cached] == [inputs[0].name]
     assert max(held) <= 5 + 2  # without the bound: 63, every other report
