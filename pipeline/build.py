@@ -236,7 +236,7 @@ def _run(paths: list[Path], config: Config, options: Options, sink: Sink, keep_g
             if keep_going:
                 errors = [p for r in reports for p in known.get(r.file, [])] + errors_in(found_in_part)
                 if errors:
-                    part, tables, new, clean = rejects.keep_valid_rows(part, errors, lambda n: validate_all(n, config, office))
+                    part, tables, new, clean = rejects.keep_valid_rows(part, tables, errors, lambda n: validate_all(n, config, office))
                     outcome.problems.extend(new)
                     outcome.kept_clean = outcome.kept_clean and clean
             for name, table in tables.items():

@@ -117,6 +117,7 @@ class Job:
     config: Config
     encoding: str | None
     cache_dir: Path | None
+    size: int = 0  # the file's bytes, read for its key: how much of a batch it fills
 
 
 def prepare(item: Input, config: Config, encoding: str | None, cache_dir: Path | None,
@@ -135,10 +136,11 @@ def prepare(item: Input, config: Config, encoding: str | None, cache_dir: Path |
     try:
         if id(profile) not in settings:  # the profile is kept with it, so that its id stays its own
             settings[id(profile)] = (profile, settings_digest(profile, config, encoding))
-        key = cache_key(item.name, item.path.read_bytes(), settings[id(profile)][1])
+        data = item.path.read_bytes()
+        key = cache_key(item.name, data, settings[id(profile)][1])
     except OSError:
-        key = ""
-    return Job(item, profile, key, config, encoding, cache_dir)
+        data, key = b"", ""
+    return Job(item, profile, key, config, encoding, cache_dir, len(data))
 
 
 def _read(job: Job) -> RawReport | Processed:
@@ -258,7 +260,7 @@ def iter_processed(inputs: list[Input], config: Config, encoding: str | None = N
                 held += 1
             else:
                 batch.append((len(results), prepared))
-                batch_bytes += _size(item.path)
+                batch_bytes += prepared.size
                 results.append(None)
             if len(batch) == size or batch_bytes >= BATCH_BYTES or (batch and held > BACKLOG):
                 send(full=True)  # in the last case cached results wait behind it: it goes now, to the workers too
@@ -267,13 +269,6 @@ def iter_processed(inputs: list[Input], config: Config, encoding: str | None = N
         if batch:
             send(full=False)
         yield from emit(ahead=-1)
-
-
-def _size(path: Path) -> int:
-    try:
-        return path.stat().st_size
-    except OSError:
-        return 0
 
 
 def _collect(positions: list[int], work: Future[bytes] | list[Job], results: list[Processed | None],

@@ -27,30 +27,35 @@ if TYPE_CHECKING:
 Validate = Callable[[Normalized], tuple[dict[str, pa.Table], list[Problem]]]
 
 
-def _without(normalized: Normalized, rows: set[tuple[str, int]], files: set[str]) -> Normalized:
-    kept = Normalized(problems=list(normalized.problems), headers=dict(normalized.headers),
-                      rows_read=normalized.rows_read, rows_rejected=normalized.rows_rejected,
-                      columns={t: dict(c) for t, c in normalized.columns.items()},
-                      sources={t: list(s) for t, s in normalized.sources.items()})
-    for table, sources in normalized.sources.items():
-        keep = [i for i, s in enumerate(sources)
-                if s.file not in files and not (s.row is not None and (s.file, s.row) in rows)]
+def _without(part: Normalized, errors: list[Problem]) -> Normalized | None:
+    """`part` (records from the spool) without the rows and files `errors` reject; None when
+    that drops nothing (the errors were about rows the normalizer had already left out)."""
+    rows = {(p.file, p.row) for p in errors if p.row is not None}
+    files = {p.file for p in errors if p.row is None}
+    positions = {t: sources.positions_without(rows, files) for t, sources in part.sources.items()}  # type: ignore[attr-defined]
+    if all(len(positions[t]) == len(part.sources[t]) for t in positions):
+        return None
+    kept = Normalized(problems=list(part.problems), headers=dict(part.headers), rows_read=part.rows_read,
+                      rows_rejected=part.rows_rejected, columns={t: dict(c) for t, c in part.columns.items()},
+                      sources=dict(part.sources))
+    for table, keep in positions.items():
         kept.keep(table, keep)
     return kept
 
 
-def keep_valid_rows(part: Normalized, errors: list[Problem], validate: Validate
+def keep_valid_rows(part: Normalized, tables: dict[str, pa.Table], errors: list[Problem], validate: Validate
                     ) -> tuple[Normalized, dict[str, pa.Table], list[Problem], bool]:
-    """`part` without every row (or file) `errors` reject, validated again: the records
-    kept, their tables, the errors the new checks found, and whether what is left is
-    clean. The build calls it part by part (a part holds whole reports, so dropping a
-    row cannot break another part's keys)."""
+    """`part` (checked into `tables`) without every row (or file) `errors` reject, validated
+    again: the records kept, their tables, the errors the new checks found, and whether
+    what is left is clean. The build calls it part by part (a part holds whole reports, so
+    dropping a row cannot break another part's keys)."""
     known = set(errors)
     new: list[Problem] = []
     for _ in range(3):
-        rows = {(p.file, p.row) for p in errors if p.row is not None}
-        files = {p.file for p in errors if p.row is None}
-        part = _without(part, rows, files)
+        kept = _without(part, errors)
+        if kept is None:  # nothing to drop: `tables` hold no error (one would name a row of theirs)
+            return part, tables, new, True
+        part = kept
         tables, found = validate(part)
         if not errors_in(found):
             return part, tables, new, True

@@ -27,6 +27,7 @@ from typing import overload
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from .errors import Problem
 from .normalize import Normalized, Source
@@ -67,6 +68,15 @@ class SourceColumns(Sequence[Source]):
 
     def __iter__(self) -> Iterator[Source]:
         return map(Source, self.files.to_pylist(), self.rows.to_pylist(), self.nos.to_pylist())
+
+    def positions_without(self, rows: set[tuple[str, int]], files: set[str]) -> list[int]:
+        """The positions of the rows that come neither from `files` nor from a (file, line) of
+        `rows`, found by Arrow (keep-going drops rejected rows a part at a time)."""
+        keys = pa.array([f"{file}\x1f{row}" for file, row in rows], pa.string())
+        line = pc.binary_join_element_wise(self.files, pc.cast(self.rows, pa.string()), "\x1f")
+        dropped = pc.or_(pc.is_in(self.files, value_set=pa.array(list(files), pa.string())),
+                         pc.fill_null(pc.is_in(line, value_set=keys), False))
+        return pc.indices_nonzero(pc.invert(dropped)).to_pylist()
 
     def take(self, positions: list[int]) -> SourceColumns:
         at = pa.array(positions, pa.int64())
