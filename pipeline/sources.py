@@ -38,16 +38,27 @@ class Found:
     skipped: list[Problem]
 
 
-def _hidden(relative: Path) -> bool:
-    """Dot files and folders (editor and notebook checkpoints, .git) and Office lock files."""
-    return any(part.startswith(".") for part in relative.parts) or relative.name.startswith("~$")
+def _suffix(name: str) -> str:
+    """Path.suffix of a file name, without a Path: none for "a." (os.path.splitext would give ".")."""
+    dot = name.rfind(".")
+    return name[dot:] if 0 < dot < len(name) - 1 else ""
 
 
-def _files(top: Path) -> list[tuple[Path, bool]]:
-    """Every file under `top` that is not hidden, with whether it is a symbolic link; like
-    rglob, symbolic links to folders are not followed. One scandir per folder: no stat
-    of each file (a national archive has tens of thousands)."""
-    found: list[tuple[Path, bool]] = []
+def _path_order(found: tuple[str, str, bool]) -> str:
+    """Sorts paths under one folder as their Path objects sort, part by part (case-folded on
+    Windows), in one string comparison: with each separator as "\\0", below any character a
+    name can hold, a part that ends sorts before a longer one, as in a comparison of lists."""
+    path = found[0].lower() if os.name == "nt" else found[0]
+    return path.replace(os.sep, "\0")
+
+
+def _files(top: str) -> list[tuple[str, str, bool]]:
+    """Every file under `top` that is not hidden, as (path, name, whether it is a symbolic link),
+    in the order of their Paths. Hidden: dot files and folders (editor and notebook checkpoints,
+    .git) and Office lock files. Like rglob, symbolic links to folders are not followed. One
+    scandir per folder, no stat of each file and no Path either: a national archive has tens of
+    thousands, and pathlib's parsing and comparisons took most of the time."""
+    found: list[tuple[str, str, bool]] = []
     folders = [top]
     while folders:
         folder = folders.pop()
@@ -56,48 +67,65 @@ def _files(top: Path) -> list[tuple[Path, bool]]:
         except PermissionError:
             continue  # as rglob does: a folder that cannot be listed is passed over
         for entry in entries:
-            if entry.name.startswith("."):
+            name = entry.name
+            if name.startswith("."):
                 continue  # a hidden file, or a hidden folder with everything in it
             if entry.is_dir(follow_symlinks=False):
-                folders.append(Path(entry.path))
-            elif entry.is_file() and not _hidden(Path(entry.name)):
-                found.append((Path(entry.path), entry.is_symlink()))
-    return sorted(found)
+                folders.append(entry.path)
+            elif entry.is_file() and not name.startswith("~$"):
+                found.append((entry.path, name, entry.is_symlink()))
+    found.sort(key=_path_order)
+    return found
 
 
-def _candidates(item: Path) -> tuple[list[tuple[Path, bool]], list[Path]]:
+def _candidates(item: Path) -> tuple[list[tuple[str, str, bool]], list[tuple[str, str]]]:
+    """The reports to read as (path, name, whether to resolve it in full), and the files skipped
+    as (path, suffix)."""
     if not item.is_dir():
-        return [(item, True)], []  # True: resolve it in full
-    files = _files(item)
-    reports = [(p, link) for p, link in files if p.suffix.lower() in REPORT_SUFFIXES]
-    others = [p for p, _ in files if p.suffix.lower() not in REPORT_SUFFIXES and p.name not in PROFILE_NAMES and p.suffix.lower() != ".md"]
+        return [(str(item), item.name, True)], []  # True: resolve it in full
+    reports: list[tuple[str, str, bool]] = []
+    others: list[tuple[str, str]] = []
+    for path, name, link in _files(str(item)):
+        suffix = _suffix(name)
+        if suffix.lower() in REPORT_SUFFIXES:
+            reports.append((path, name, link))
+        elif name not in PROFILE_NAMES and suffix.lower() != ".md":
+            others.append((path, suffix))
     return reports, others
 
 
 def find_inputs(items: list[Path]) -> Found:
     seen: set[str] = set()
-    found: list[tuple[Path, Path]] = []
+    found: list[tuple[Path, Path, str]] = []  # path, the item it was found under, its name there
     skipped: list[Problem] = []
-    real_folders: dict[Path, str] = {}
+    real_folders: dict[str, str] = {}
     for item in items:
+        named = str(item)
+        start = len(named) if named.endswith(os.sep) else len(named) + 1  # of a path relative to it
         reports, others = _candidates(item)
-        for path, link in reports:
+        for path, name, link in reports:
             if link:
                 key = os.path.realpath(path)
             else:  # the same file as the real path of its folder, plus its name
-                folder = real_folders.get(path.parent) or real_folders.setdefault(path.parent, os.path.realpath(path.parent))
-                key = os.path.join(folder, path.name)
+                parent = path[:-len(name)]  # with its separator; so is its real path, ready to join
+                folder = real_folders.get(parent) or real_folders.setdefault(parent, os.path.join(os.path.realpath(parent), ""))
+                key = folder + name
             if key not in seen:
                 seen.add(key)
-                found.append((path, item))
-        for path in others:
-            skipped.append(Problem("file-skipped", path.relative_to(item).as_posix(), severity="warning",
-                                   params={"suffix": path.suffix or "(none)"}))
-    names = [path.name if path == top else path.relative_to(top).as_posix() for path, top in found]
+                if path == named:  # the file named directly
+                    found.append((item, item, name))
+                else:
+                    found.append((Path(path), item, path[start:].replace(os.sep, "/")))
+        for path, suffix in others:
+            skipped.append(Problem("file-skipped", path[start:].replace(os.sep, "/"), severity="warning",
+                                   params={"suffix": suffix or "(none)"}))
+    names = [name for _, _, name in found]
     for longer in (lambda p: str(p), lambda p: str(p.resolve())):  # until every name is unique
         clashes = {n for n, times in Counter(names).items() if times > 1}
-        names = [longer(path) if name in clashes else name for (path, _), name in zip(found, names)]
-    inputs = [Input(path, top, name) for (path, top), name in zip(found, names)]
+        if not clashes:
+            break
+        names = [longer(path) if name in clashes else name for (path, _, _), name in zip(found, names)]
+    inputs = [Input(path, top, name) for (path, top, _), name in zip(found, names)]
     return Found(inputs, skipped)
 
 

@@ -250,3 +250,58 @@ def test_a_folder_that_cannot_be_listed_is_passed_over(tmp_path: Path, monkeypat
 
     monkeypatch.setattr(sources.os, "scandir", scandir)
     assert [i.name for i in sources.find_inputs([tmp_path]).inputs] == ["a.txt"]  # as rglob does
+
+
+def test_inputs_and_skipped_files_come_in_the_order_of_their_paths(tmp_path: Path) -> None:
+    """Path order (part by part), not string order: a folder `a` comes before `a b.txt`, `a!`,
+    `a-b.txt` and `a.txt`, whose next characters sort before "/"."""
+    from pipeline.sources import find_inputs
+
+    reports = ["a.txt", "a/b.txt", "a/c/d.csv", "a-b.txt", "a b.txt", "a!/x.tsv", "a0.txt", "ab/x.xlsx", "a.b/x.txt"]
+    others = ["a/n.pdf", "a-n.pdf", "a.pdf", "a!/n.pdf"]
+    for name in reports + others:
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("x", encoding="utf-8")
+    assert sorted(reports) != sorted(reports, key=lambda n: Path(n).parts)  # the two orders differ here
+    found = find_inputs([tmp_path])
+    assert [i.path for i in found.inputs] == sorted(tmp_path / n for n in reports)
+    assert [i.name for i in found.inputs] == [p.relative_to(tmp_path).as_posix() for p in sorted(tmp_path / n for n in reports)]
+    assert [p.file for p in found.skipped] == [p.relative_to(tmp_path).as_posix() for p in sorted(tmp_path / n for n in others)]
+
+
+def test_which_files_under_a_folder_are_read_skipped_or_passed_over(tmp_path: Path) -> None:
+    import os
+
+    from pipeline.sources import find_inputs
+
+    raw = tmp_path / "raw"
+    for name in ["q1.TXT", "q2.xlsm", "sub/q3.csv", "~$q2.xlsm", ".q4.txt", ".checkpoints/q5.txt", "~$old/q6.tsv",
+                 "notes.pdf", "b.", "noext", "c.tar.gz", "README.md", "profile.json", "sub/profile.json"]:
+        (raw / name).parent.mkdir(parents=True, exist_ok=True)
+        (raw / name).write_text("x", encoding="utf-8")
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "elsewhere" / "q7.txt").write_text("x", encoding="utf-8")
+    os.symlink(raw / "q1.TXT", raw / "z.txt")  # the same report twice: read once, where first found
+    os.symlink(tmp_path / "elsewhere", raw / "linked")  # like rglob: a link to a folder is not followed
+    os.symlink(tmp_path / "missing.txt", raw / "broken.txt")
+    found = find_inputs([raw, raw / "notes.pdf", raw / "sub" / "q3.csv"])
+    assert [(i.name, i.path, i.top) for i in found.inputs] == [
+        ("q1.TXT", raw / "q1.TXT", raw), ("q2.xlsm", raw / "q2.xlsm", raw), ("sub/q3.csv", raw / "sub" / "q3.csv", raw),
+        ("~$old/q6.tsv", raw / "~$old" / "q6.tsv", raw),  # a folder's name is not a lock file's
+        ("notes.pdf", raw / "notes.pdf", raw / "notes.pdf"),  # named directly: read whatever its kind
+    ]
+    assert [(p.code, p.file, p.severity, p.params) for p in found.skipped] == [
+        ("file-skipped", "b.", "warning", {"suffix": "(none)"}), ("file-skipped", "c.tar.gz", "warning", {"suffix": ".gz"}),
+        ("file-skipped", "noext", "warning", {"suffix": "(none)"}), ("file-skipped", "notes.pdf", "warning", {"suffix": ".pdf"}),
+    ]
+
+
+def test_inputs_found_from_a_relative_folder_are_named_within_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from pipeline.sources import find_inputs
+
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "x.txt").write_text("x", encoding="utf-8")
+    (tmp_path / "y.txt").write_text("x", encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    found = find_inputs([Path("."), Path("d")])
+    assert [(str(i.path), str(i.top), i.name) for i in found.inputs] == [("d/x.txt", ".", "d/x.txt"), ("y.txt", ".", "y.txt")]
