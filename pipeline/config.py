@@ -57,8 +57,18 @@ class Profile:
     def _keys(self) -> dict[str, str]:
         return {squash_spaces(t): key for key, texts in reversed(self.columns.items()) for t in texts}
 
+    @functools.cached_property
+    def _seen(self) -> dict[str, str | None]:
+        return {}  # header text as written -> its key: the same few texts head thousands of reports
+
     def key_for_header(self, header: str) -> str | None:
-        return self._keys.get(squash_spaces(header))
+        seen = self._seen
+        if header in seen:
+            return seen[header]
+        key = self._keys.get(squash_spaces(header))
+        if len(seen) < 4096:  # titles and other cells above the header are new each time: bounded
+            seen[header] = key
+        return key
 
     def header_text(self, key: str) -> str:
         return self.columns[key][0]
