@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from functools import lru_cache
 from itertools import accumulate
 from typing import Any
@@ -187,22 +188,45 @@ def _rows(v: ValueColumns, start: int, stop: int) -> ValueColumns:
     return ValueColumns(**{name: getattr(v, name)[start:stop] for name in ValueColumns.__dataclass_fields__})
 
 
-def normalize_batch(reports: Sequence[RawReport], municipalities: Sequence[Municipality], memo: Memo) -> list[Normalized]:
-    """normalize_report for each report, with every row of the batch vouched for at once. A
-    report whose rows are all vouched for, with no No twice, goes straight to its records,
-    column by column; any other is normalized row by row, with what was vouched for."""
+@dataclass(frozen=True)
+class BatchValues:
+    """A batch read by `read_batch`: for each report, its result and, when every row was
+    vouched for, where its rows' values are in `values` (its records are then still to
+    be made: normalize.records, or arrow_records for the whole batch at once)."""
+
+    values: ValueColumns
+    results: list[Normalized]  # per report: its problems, headers and counts; records only where `vouched` is None
+    vouched: list[tuple[int, int] | None]  # per report: (start, stop) of its rows in `values`
+
+
+def read_batch(reports: Sequence[RawReport], municipalities: Sequence[Municipality], memo: Memo) -> BatchValues:
+    """Every row of the batch vouched for at once. A report whose rows are all vouched for,
+    with no No twice, is left for its records to be made column by column; any other is
+    normalized row by row (normalize_report), with what was vouched for."""
     eligible = [r for r in reports if "discovered" not in r.headers]
     bad, values = vouch([row for r in eligible for row in r.rows], memo)
-    out: list[Normalized] = []
+    results: list[Normalized] = []
+    vouched: list[tuple[int, int] | None] = []
     at = 0
     for report, municipality in zip(reports, municipalities):
         if "discovered" in report.headers:
-            out.append(normalize_report(report, municipality, memo))
+            results.append(normalize_report(report, municipality, memo))
+            vouched.append(None)
             continue
         start, at = at, at + len(report.rows)
         if not bad[start:at].any() and len(set(values.no[start:at])) == at - start:
-            fresh = Normalized(rows_read=len(report.rows), headers={report.file: dict(report.headers)})
-            out.append(records(report, municipality, _rows(values, start, at), fresh))
+            results.append(Normalized(rows_read=len(report.rows), headers={report.file: dict(report.headers)}))
+            vouched.append((start, at))
         else:
-            out.append(normalize_report(report, municipality, memo, vouched=_as_rows(bad, values, start, at)))
-    return out
+            results.append(normalize_report(report, municipality, memo, vouched=_as_rows(bad, values, start, at)))
+            vouched.append(None)
+    return BatchValues(values, results, vouched)
+
+
+def normalize_batch(reports: Sequence[RawReport], municipalities: Sequence[Municipality], memo: Memo) -> list[Normalized]:
+    """normalize_report for each report, with every row of the batch vouched for at once
+    (read_batch); the records of a report whose rows were all vouched for are made
+    column by column."""
+    batch = read_batch(reports, municipalities, memo)
+    return [result if span is None else records(report, municipality, _rows(batch.values, *span), result)
+            for report, municipality, result, span in zip(reports, municipalities, batch.results, batch.vouched)]

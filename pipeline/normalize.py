@@ -84,6 +84,18 @@ class Memo:
         return found
 
 
+@dataclass(frozen=True)
+class Rows:
+    """One report's records as rows of a batch's Arrow tables (with their sources), left
+    unsliced: the spool takes a batch's consecutive reports in one piece."""
+
+    tables: dict[str, pa.Table]
+    spans: dict[str, tuple[int, int]]  # table -> (first row, rows)
+
+    def table(self, name: str) -> pa.Table:
+        return self.tables[name].slice(*self.spans[name])
+
+
 @dataclass
 class Normalized:
     """Records per table, held column-wise (a list per field: cheap to pickle and to hand to
@@ -98,7 +110,7 @@ class Normalized:
     headers: dict[str, dict[str, str]] = field(default_factory=dict)  # file -> column key -> header text
     rows_read: int = 0
     rows_rejected: int = 0
-    arrow: dict[str, pa.Table] | None = None  # the records as Arrow instead, as a worker sends them
+    arrow: Rows | None = None  # the records as Arrow instead, as a worker sends them
 
     def add(self, table: str, record: Record, source: Source) -> None:
         columns = self.columns[table]

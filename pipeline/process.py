@@ -24,14 +24,16 @@ from dataclasses import asdict, dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 
+import pyarrow as pa
+
 from .config import Config, ConfigError, Profile
 from .errors import Problem
-from .columnar import normalize_batch
-from .normalize import Memo, Normalized
+from .arrow_records import Spans, batch_tables
+from .normalize import Memo, Normalized, Rows
 from .readers import RawReport, ReadFailed, read_report
-from .schema import load_schemas, typed_table
+from .schema import load_schemas
 from .sources import Input
-from .spool import with_sources
+from .spool import spool_schema
 
 Progress = Callable[["Processed"], None]
 BATCH_BYTES = 8 << 20  # a batch's raw text at most (about 14,000 incidents): a worker's memory follows it
@@ -87,10 +89,22 @@ def _cached(cache_dir: Path | None, key: str) -> Processed | None:
     if hashlib.sha256(payload).digest() != digest:
         return None
     try:
-        found = pickle.loads(payload)  # our own file, intact, under a key of its inputs
-    except Exception:  # an older class layout, say: parse the report again
+        found, rows = pickle.loads(payload)  # our own file, intact, under a key of its inputs
+        if not isinstance(found, Processed):
+            return None
+        if rows is not None and found.normalized is not None:
+            schemas = load_schemas()
+            tables = {t: _deserialized(blob, spool_schema(schemas[t])) for t, blob in rows.items()}
+            found.normalized.arrow = Rows(tables, {t: (0, table.num_rows) for t, table in tables.items()})
+    except Exception:  # an older layout, say: parse the report again
         return None
-    return found if isinstance(found, Processed) else None
+    return found
+
+
+def _deserialized(blob: bytes, schema: pa.Schema) -> pa.Table:
+    if not blob:
+        return schema.empty_table()
+    return pa.Table.from_batches([pa.ipc.read_record_batch(pa.py_buffer(blob), schema)])
 
 
 def _store(cache_dir: Path | None, key: str, payload: bytes) -> None:
@@ -150,38 +164,56 @@ def _read(job: Job) -> RawReport | Processed:
         return Processed(job.item.name, None, None, failed.problems, failed.rows)
 
 
-def parse_batch(jobs: list[Job]) -> list[Processed]:
-    """Read a batch of reports, normalize them together (columnar.normalize_batch), and cache
-    each result."""
+def _parse(jobs: list[Job]) -> tuple[list[Processed], dict[str, pa.Table], list[Spans | None]]:
+    """Read a batch of reports and normalize them together: the results without their
+    records, the batch's records as Arrow tables with their sources
+    (arrow_records.batch_tables), and where each result's rows are in them. Each result
+    is cached with its own rows."""
     read = [_read(job) for job in jobs]
     pairs = [(r, job.config.municipality_of(r.profile)) for job, r in zip(jobs, read) if isinstance(r, RawReport)]
-    normalized = iter(normalize_batch([r for r, _ in pairs], [m for _, m in pairs], Memo()))
-    results = [Processed(job.item.name, r.without_cells(), next(normalized), list(r.problems)) if isinstance(r, RawReport) else r
-               for job, r in zip(jobs, read)]
-    for job, result in zip(jobs, results):
+    schemas = load_schemas()
+    bare, tables, report_spans = batch_tables([r for r, _ in pairs], [m for _, m in pairs], Memo(), schemas)
+    normalized, spans_of = iter(bare), iter(report_spans)
+    results: list[Processed] = []
+    spans: list[Spans | None] = []
+    for job, r in zip(jobs, read):
+        if isinstance(r, RawReport):
+            results.append(Processed(job.item.name, r.without_cells(), next(normalized), list(r.problems)))
+            spans.append(next(spans_of))
+        else:
+            results.append(r)
+            spans.append(None)
+    for job, result, span in zip(jobs, results, spans):
         if job.cache_dir is not None and job.key:
-            _store(job.cache_dir, job.key, pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL))
+            rows = None if span is None else {t: _serialized(tables[t].slice(*span[t])) for t in span}
+            _store(job.cache_dir, job.key, pickle.dumps((result, rows), protocol=pickle.HIGHEST_PROTOCOL))
+    return results, tables, spans
+
+
+def _serialized(table: pa.Table) -> bytes:
+    """A report's rows of one table as an Arrow IPC record batch without its schema (the
+    schema is known: spool.spool_schema), only the rows' own bytes."""
+    return table.combine_chunks().to_batches()[0].serialize().to_pybytes() if table.num_rows else b""
+
+
+def _attached(results: list[Processed], tables: dict[str, pa.Table], spans: list[Spans | None]) -> list[Processed]:
+    for result, span in zip(results, spans):
+        if span is not None and result.normalized is not None:
+            result.normalized.arrow = Rows(tables, span)
     return results
 
 
+def parse_batch(jobs: list[Job]) -> list[Processed]:
+    """Read a batch of reports, normalize them together, and cache each result: each with
+    its records as rows of the batch's tables (Normalized.arrow)."""
+    return _attached(*_parse(jobs))
+
+
 def _parse_for_parent(jobs: list[Job]) -> bytes:
-    """parse_batch in a worker, its results sent back in one payload: the results without
-    their records, and the batch's records as Arrow tables, their sources as three more
-    columns, with each result's rows (unpickling a Python object a value was most of the
-    parent's work)."""
-    results = parse_batch(jobs)
-    schemas = load_schemas()
-    merged = Normalized()
-    spans: list[dict[str, tuple[int, int]] | None] = []
-    for result in results:
-        part = result.normalized
-        spans.append(None if part is None else {t: (len(merged.sources[t]), len(rows)) for t, rows in part.sources.items()})
-        if part is not None:
-            merged.extend(part)
-            result.normalized = replace(part, columns={t: {} for t in part.columns}, sources={t: [] for t in part.sources})
-    tables = {t: with_sources(typed_table(merged.columns[t], len(merged.sources[t]), schemas[t]), merged.sources[t])
-              for t in merged.columns}
-    return pickle.dumps((results, tables, spans), protocol=pickle.HIGHEST_PROTOCOL)
+    """_parse in a worker, its results sent back in one payload: the results without their
+    records, and the batch's records as Arrow tables, with each result's rows (unpickling
+    a Python object a value was most of the parent's work)."""
+    return pickle.dumps(_parse(jobs), protocol=pickle.HIGHEST_PROTOCOL)
 
 
 def process_all(inputs: list[Input], config: Config, encoding: str | None = None, workers: int = 1,
@@ -274,13 +306,7 @@ def iter_processed(inputs: list[Input], config: Config, encoding: str | None = N
 def _collect(positions: list[int], work: Future[bytes] | list[Job], results: list[Processed | None],
              progress: Progress | None) -> None:
     """A batch's results into their places: from a worker, or parsed (and cached) here."""
-    if isinstance(work, list):
-        parsed = parse_batch(work)
-    else:
-        parsed, tables, spans = pickle.loads(work.result())
-        for result, span in zip(parsed, spans):
-            if span is not None and result.normalized is not None:
-                result.normalized.arrow = {t: tables[t].slice(start, rows) for t, (start, rows) in span.items()}
+    parsed = parse_batch(work) if isinstance(work, list) else _attached(*pickle.loads(work.result()))
     for at, result in zip(positions, parsed):
         results[at] = _told(result, progress)
 

@@ -30,7 +30,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .errors import Problem
-from .normalize import Normalized, Source
+from .normalize import Normalized, Rows, Source
 from .readers import RawReport
 from .schema import TABLES, TableSchema, typed_table
 
@@ -43,6 +43,12 @@ def with_sources(table: pa.Table, sources: list[Source]) -> pa.Table:
     columns = [*table.columns, pa.array([s.file for s in sources], pa.string()),
                pa.array([s.row for s in sources], pa.int64()), pa.array([s.no for s in sources], pa.string())]
     return pa.Table.from_arrays(columns, schema=pa.schema([*table.schema, *_SOURCE_FIELDS]))
+
+
+def spool_schema(schema: TableSchema) -> pa.Schema:
+    """A table's Arrow schema as the spool holds it: every field nullable (the checks find
+    the missing values), then the sources."""
+    return pa.schema([*(f.with_nullable(True) for f in schema.arrow_schema()), *_SOURCE_FIELDS])
 
 
 @dataclass(frozen=True)
@@ -114,7 +120,7 @@ class Spool:
     headers: dict[str, dict[str, str]] = field(default_factory=dict)  # file -> column key -> header text
     phones: dict[str, set[str]] = field(default_factory=dict)  # file -> its contact phones (the privacy scan's office numbers)
     chunks: int = 0  # chunks written
-    _pending: list[dict[str, pa.Table]] = field(default_factory=list)  # the open chunk's parts, in order
+    _pending: list[Rows] = field(default_factory=list)  # the open chunk's rows, in order
     _lists: Normalized = field(default_factory=Normalized)  # records that came as lists, not yet in _pending
     _rows: dict[str, int] = field(default_factory=lambda: {t: 0 for t in TABLES})  # rows in the open chunk
     _incidents: int = 0
@@ -127,28 +133,40 @@ class Spool:
 
     def add(self, report: RawReport, part: Normalized) -> None:
         """One report's records and what its result says, in input order."""
-        ids = part.arrow["reports"]["report_id"].to_pylist() if part.arrow is not None else part.columns["reports"].get("report_id", [])
         self.kept[id(report)] = Kept(part.problems, part.rows_read, part.rows_rejected)
         self.headers.update(part.headers)
-        counts = {t: len(part.arrow[t]) if part.arrow is not None else len(part.sources[t]) for t in TABLES}
-        report_id = (ids[0] or "") if ids else ""
-        self.places[id(report)] = Place(self.chunks, {t: (self._rows[t], counts[t]) for t in TABLES}, report_id, counts["incidents"])
+        rows = part.arrow
+        if rows is not None:  # its sources are columns already (with_sources, in the worker)
+            counts = {t: rows.spans[t][1] for t in TABLES}
+            report_id = rows.tables["reports"]["report_id"][rows.spans["reports"][0]].as_py() if counts["reports"] else ""
+            self._lists_to_pending()  # the lists hold earlier rows
+            self._pending_rows(rows)
+        else:
+            counts = {t: len(part.sources[t]) for t in TABLES}
+            report_id = next(iter(part.columns["reports"].get("report_id", [])), "")
+            self._lists.extend(replace(part, problems=[]))
+        self.places[id(report)] = Place(self.chunks, {t: (self._rows[t], counts[t]) for t in TABLES}, report_id or "", counts["incidents"])
         for t in TABLES:
             self._rows[t] += counts[t]
-        if part.arrow is not None:  # its sources are columns already (with_sources, in the worker)
-            self._lists_to_pending()  # the lists hold earlier rows
-            self._pending.append(part.arrow)
-        else:
-            self._lists.extend(replace(part, problems=[]))
         self._incidents += counts["incidents"]
         if self._incidents >= self.chunk_incidents:
             self.close_chunk()
 
+    def _pending_rows(self, rows: Rows) -> None:
+        """Rows right after the last ones of the same batch lengthen them: a batch's reports
+        go into the chunk in one piece, not sliced a report at a time."""
+        if self._pending:
+            last = self._pending[-1]
+            if last.tables is rows.tables and all(sum(last.spans[t]) == rows.spans[t][0] for t in TABLES):
+                self._pending[-1] = Rows(rows.tables, {t: (last.spans[t][0], last.spans[t][1] + rows.spans[t][1]) for t in TABLES})
+                return
+        self._pending.append(rows)
+
     def _lists_to_pending(self) -> None:
         rows = {t: len(s) for t, s in self._lists.sources.items()}
         if any(rows.values()):
-            self._pending.append({t: with_sources(typed_table(self._lists.columns[t], rows[t], self.schemas[t]), self._lists.sources[t])
-                                  for t in TABLES})
+            tables = {t: with_sources(typed_table(self._lists.columns[t], rows[t], self.schemas[t]), self._lists.sources[t]) for t in TABLES}
+            self._pending.append(Rows(tables, {t: (0, rows[t]) for t in TABLES}))
             self._lists = Normalized()
 
     def close_chunk(self) -> None:
@@ -157,7 +175,7 @@ class Spool:
         if not self._pending:
             return
         for t in TABLES:
-            table = pa.concat_tables([p[t] for p in self._pending]).combine_chunks()
+            table = pa.concat_tables([p.table(t) for p in self._pending]).combine_chunks()
             if t == "incidents":
                 pairs = table.group_by(["_source_file", "contact_phone"]).aggregate([])
                 for file, phone in zip(pairs.column("_source_file").to_pylist(), pairs.column("contact_phone").to_pylist()):
@@ -191,18 +209,23 @@ class Spool:
         out = Normalized(headers={r.file: self.headers[r.file] for r in reports if r.file in self.headers})
         mapped: dict[tuple[int, str], pa.RecordBatch] = {}
         for t in TABLES:
-            slices: list[pa.RecordBatch] = []
+            runs: list[list[int]] = []  # [chunk, first row, rows]: a report right after the one before lengthens its run
             for report in reports:
                 place = self.places[id(report)]
                 start, rows = place.spans[t]
                 if not rows:
                     continue
-                key = (place.chunk, t)
+                if runs and runs[-1][0] == place.chunk and runs[-1][1] + runs[-1][2] == start:
+                    runs[-1][2] += rows
+                else:
+                    runs.append([place.chunk, start, rows])
+            slices: list[pa.RecordBatch] = []
+            for chunk, start, rows in runs:
+                key = (chunk, t)
                 if key not in mapped:
-                    mapped[key] = pa.ipc.open_file(pa.memory_map(str(self.folder / f"{place.chunk}-{t}.arrow"))).get_batch(0)
+                    mapped[key] = pa.ipc.open_file(pa.memory_map(str(self.folder / f"{chunk}-{t}.arrow"))).get_batch(0)
                 slices.append(mapped[key].slice(start, rows))
-            schema = pa.schema([*(f.with_nullable(True) for f in self.schemas[t].arrow_schema()), *_SOURCE_FIELDS])
-            table = pa.Table.from_batches(slices, schema=schema)
+            table = pa.Table.from_batches(slices, schema=spool_schema(self.schemas[t]))
             table = table.take(np.arange(table.num_rows)).combine_chunks()  # copied, so that no map outlives the part
             out.columns[t] = {name: table.column(name) for name in table.column_names if name not in SOURCE_COLUMNS}
             out.sources[t] = SourceColumns(*(table.column(c).chunk(0) if table.column(c).num_chunks else pa.array([], f.type)

@@ -1,7 +1,9 @@
 """Three ways to read a row must agree. Most rows are vouched for by columnar.vouch (a
 batch at a time, in Arrow; a report whose rows all are goes straight to its records),
 else by normalize's quick path (a row at a time); a row with anything to report is read
-again cell by cell (the careful path). Checked on every
+again cell by cell (the careful path). The records made for a whole batch in Arrow
+(arrow_records.batch_tables, what the workers send) are those of the careful path,
+typed and with their sources, report by report. Checked on every
 fixture, on synthetic reports, on the seed with text inserted anywhere, and on seed rows
 with a cell replaced by text made of the characters the screens watch for."""
 
@@ -16,12 +18,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from benchmarks.generate import generate
+from pipeline.arrow_records import batch_tables
 from pipeline.config import Config, load_config
 from pipeline.columnar import normalize_batch, quick_values
 from pipeline.normalize import Memo, Normalized, _quick, normalize_report
 from pipeline.process import prepare
 from pipeline.readers import RawReport, ReadFailed, read_report
+from pipeline.schema import TABLES, load_schemas, typed_table
 from pipeline.sources import find_inputs
+from pipeline.spool import with_sources
 
 from .conftest import ROOT, SEED
 
@@ -52,7 +57,26 @@ def same_both_ways(report: RawReport, config: Config, memo: Memo | None = None) 
         assert quick.sources == careful.sources
         assert quick.problems == careful.problems
         assert (quick.rows_read, quick.rows_rejected) == (careful.rows_read, careful.rows_rejected)
+    same_in_arrow([report], [careful])
     return batched
+
+
+SCHEMAS = load_schemas()
+
+
+def same_in_arrow(reports: list[RawReport], careful: list[Normalized]) -> None:
+    """batch_tables over `reports` gives each report's careful records, typed, with their
+    sources, and the same problems and counts."""
+    municipalities = [CONFIG.municipality_of(r.profile) for r in reports]
+    bare, tables, spans = batch_tables(reports, municipalities, Memo(), SCHEMAS)
+    for result, expected, span in zip(bare, careful, spans):
+        assert (result.problems, result.headers) == (expected.problems, expected.headers)
+        assert (result.rows_read, result.rows_rejected) == (expected.rows_read, expected.rows_rejected)
+        for t in TABLES:
+            typed = with_sources(typed_table(expected.columns[t], len(expected.sources[t]), SCHEMAS[t]), expected.sources[t])
+            got = tables[t].slice(*span[t])
+            assert got.schema == typed.schema
+            assert got.to_pylist() == typed.to_pylist(), (result.headers, t)
 
 
 def reports_under(folder: Path, config: Config) -> list[RawReport]:
@@ -84,9 +108,10 @@ def test_synthetic_reports_give_the_same_both_ways(tmp_path: Path) -> None:
     assert rows > 1_500
     assert vouched_as_quick_reads(reports) > 0.9 * rows  # the columnar screens pass most real-looking rows
     municipalities = [CONFIG.municipality_of(r.profile) for r in reports]
-    for report, municipality, batched in zip(reports, municipalities, normalize_batch(reports, municipalities, Memo())):
-        careful = normalize_report(report, municipality, careful_only=True)  # a whole batch at once, as a worker does
+    carefully = [normalize_report(report, municipality, careful_only=True) for report, municipality in zip(reports, municipalities)]
+    for batched, careful in zip(normalize_batch(reports, municipalities, Memo()), carefully):  # a whole batch at once, as a worker does
         assert (batched.columns, batched.sources, batched.problems) == (careful.columns, careful.sources, careful.problems)
+    same_in_arrow(reports, carefully)
 
 
 SEED_TEXT = SEED.read_text(encoding="utf-8")

@@ -1,0 +1,164 @@
+"""A batch's records as Arrow tables, made column by column for the whole batch at once.
+
+`normalize.records` makes one report's records as Python lists, a value at a
+time (an id string, a Source, a measure row ...), and they were then turned
+into Arrow. For the reports whose every row `columnar.vouch` vouched for,
+`arrow_records` makes the same tables straight from the batch's value columns:
+constants repeated per report by `take`, ids joined by Arrow, measures and
+figures flattened by their list offsets. The other reports (a row with a
+problem, a 判明日 column of its own) keep the Python path. `batch_tables`
+puts both together; the tables are the same values, types and row order as
+`spool.with_sources(schema.typed_table(records ...))` gives report by report
+(the tests compare them on every fixture and a synthetic archive).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from itertools import chain
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from .columnar import BatchValues, read_batch
+from .config import Municipality
+from .normalize import Memo, Normalized, ValueColumns, records, report_id
+from .readers import RawReport
+from .schema import TABLES, TableSchema, typed_table
+from .spool import spool_schema, with_sources
+from .values import Totals, totals
+
+Spans = dict[str, tuple[int, int]]  # table -> (first row, rows) of one report in the batch's tables
+
+
+def _table(columns: dict[str, pa.Array], sources: tuple[pa.Array, pa.Array, pa.Array], schema: TableSchema) -> pa.Table:
+    """The columns typed as typed_table types them (every field nullable), with the sources."""
+    fields = [f.with_nullable(True) for f in schema.arrow_schema()]
+    arrays = [*(columns[f.name].cast(f.type) if f.name in columns else pa.nulls(len(sources[0]), f.type) for f in fields), *sources]
+    return pa.Table.from_arrays(arrays, schema=spool_schema(schema))
+
+
+def _children(lengths: list[int]) -> tuple[pa.Array, np.ndarray]:
+    """For lists of these lengths, flattened: each item's list (its parent) and its 1-based place in it."""
+    parents = np.repeat(np.arange(len(lengths), dtype=np.int64), lengths)
+    starts = np.concatenate([[0], np.cumsum(lengths, dtype=np.int64)[:-1]]) if lengths else np.zeros(0, np.int64)
+    return pa.array(parents), np.arange(len(parents), dtype=np.int64) - starts[parents] + 1
+
+
+def arrow_records(reports: Sequence[RawReport], municipalities: Sequence[Municipality], counts: Sequence[int],
+                  v: ValueColumns, schemas: dict[str, TableSchema]) -> dict[str, pa.Table]:
+    """The records of `reports`, whose rows' values are `v` (`counts[i]` rows for the i-th
+    report, in order): what normalize.records gives each, as one table per table."""
+    ids_of = [report_id(m, r) for r, m in zip(reports, municipalities)]
+    owner = pa.array(np.repeat(np.arange(len(reports), dtype=np.int64), counts))
+
+    def each(values: list[Any], kind: pa.DataType) -> pa.Array:  # a value per report, repeated for its rows
+        return pa.array(values, kind).take(owner)
+
+    rid = each(ids_of, pa.string())
+    no = pa.array(v.no, pa.int64())
+    incident_id = pc.binary_join_element_wise(rid, pc.utf8_lpad(pc.cast(no, pa.string()), 3, "0"), "-")  # f"{no:03d}"
+    sources = (each([r.file for r in reports], pa.string()), pa.array(v.line, pa.int64()), pa.array(v.no_written, pa.string()))
+    sums_of: dict[int, Totals] = {}  # a figures list is shared by the rows with the same block
+    none = totals([])
+    sums = [none if not f else sums_of[id(f)] if id(f) in sums_of else sums_of.setdefault(id(f), totals(f)) for f in v.figures]
+    incidents = {
+        "incident_id": incident_id, "report_id": rid,
+        "municipality_code": each([m.code for m in municipalities], pa.string()),
+        "municipality_name": each([m.name for m in municipalities], pa.string()),
+        "report_period_start": each([r.period.start for r in reports], pa.date32()),
+        "report_period_end": each([r.period.end for r in reports], pa.date32()),
+        "report_no": no, "occurred_on": pa.array(v.occurred_on, pa.date32()),
+        "occurred_until": pa.array(v.occurred_until, pa.date32()), "discovered_on": pa.array(v.discovered_on, pa.date32()),
+        "dates_as_written": pa.array(v.dates_written, pa.string()), "category": pa.array(v.category, pa.string()),
+        "department": pa.array([o.department for o in v.office], pa.string()),
+        "division": pa.array([o.division for o in v.office], pa.string()),
+        "summary": pa.array(v.summary, pa.string()),
+        "personal_data_leaked": pa.array([k.leaked for k in v.leak], pa.bool_()),
+        "leaked_persons": pa.array([k.persons for k in v.leak], pa.int64()),
+        "persons_affected": pa.array([t.persons for t in sums], pa.int64()),
+        "households_affected": pa.array([t.households for t in sums], pa.int64()),
+        "facilities_affected": pa.array([t.facilities for t in sums], pa.int64()),
+        "amount_jpy": pa.array([t.amount_jpy for t in sums], pa.int64()),
+        "response": pa.array(v.response, pa.string()), "contact_phone": pa.array(v.phone, pa.string()),
+    }
+    out = {"incidents": _table(incidents, sources, schemas["incidents"])}
+
+    parent, measure_no = _children([len(m) for m in v.measures])
+    out["measures"] = _table({"incident_id": incident_id.take(parent), "measure_no": pa.array(measure_no),
+                              "measure": pa.array(list(chain.from_iterable(v.measures)), pa.string())},
+                             tuple(s.take(parent) for s in sources), schemas["measures"])  # type: ignore[arg-type]
+
+    parent, figure_no = _children([len(f) for f in v.figures])
+    figures = list(chain.from_iterable(v.figures))
+    out["figures"] = _table({"incident_id": incident_id.take(parent), "figure_no": pa.array(figure_no),
+                             "label": pa.array([f.label or None for f in figures], pa.string()),
+                             "value": pa.array([f.value for f in figures], pa.int64()),
+                             "unit": pa.array([f.unit for f in figures], pa.string()),
+                             "qualifier": pa.array([f.qualifier for f in figures], pa.string())},
+                            tuple(s.take(parent) for s in sources), schemas["figures"])  # type: ignore[arg-type]
+
+    reports_table = {
+        "report_id": pa.array(ids_of, pa.string()),
+        "municipality_code": pa.array([m.code for m in municipalities], pa.string()),
+        "municipality_name": pa.array([m.name for m in municipalities], pa.string()),
+        "report_period_start": pa.array([r.period.start for r in reports], pa.date32()),
+        "report_period_end": pa.array([r.period.end for r in reports], pa.date32()),
+        "title": pa.array([r.title for r in reports], pa.string()),
+        "source_file": pa.array([r.file for r in reports], pa.string()),
+        "source_sha256": pa.array([r.sha256 for r in reports], pa.string()),
+        "incident_count": pa.array([r.rows_read for r in reports], pa.int64()),
+    }
+    files = pa.array([r.file for r in reports], pa.string())
+    out["reports"] = _table(reports_table, (files, pa.nulls(len(reports), pa.int64()), pa.nulls(len(reports), pa.string())),
+                            schemas["reports"])
+    return out
+
+
+def _selected(v: ValueColumns, ranges: list[tuple[int, int]]) -> ValueColumns:
+    """The values of the rows in `ranges` (start, stop), in order."""
+    if len(ranges) == 1 and ranges[0] == (0, len(v.no)):
+        return v
+    return ValueColumns(**{name: list(chain.from_iterable(getattr(v, name)[a:b] for a, b in ranges))
+                           for name in ValueColumns.__dataclass_fields__})
+
+
+def batch_tables(reports: Sequence[RawReport], municipalities: Sequence[Municipality], memo: Memo,
+                 schemas: dict[str, TableSchema]) -> tuple[list[Normalized], dict[str, pa.Table], list[Spans]]:
+    """Each report's result without its records (problems, headers, counts), the batch's
+    records as one table per table with their sources (spool.with_sources), and where each
+    report's rows are in them. The records are those of columnar.normalize_batch."""
+    batch: BatchValues = read_batch(reports, municipalities, memo)
+    fast = [i for i, span in enumerate(batch.vouched) if span is not None]
+    ranges = [batch.vouched[i] for i in fast]
+    fast_tables = arrow_records([reports[i] for i in fast], [municipalities[i] for i in fast],
+                                [b - a for a, b in ranges], _selected(batch.values, ranges), schemas)  # type: ignore[arg-type, misc]
+    slow = Normalized()  # the reports read row by row, their records made by normalize.records
+    for i, result in enumerate(batch.results):
+        if batch.vouched[i] is None:
+            slow.extend(result)
+    slow_tables = {t: with_sources(typed_table(slow.columns[t], len(slow.sources[t]), schemas[t]), slow.sources[t]) for t in TABLES}
+    tables = {t: pa.concat_tables([fast_tables[t], slow_tables[t]]) for t in TABLES}
+
+    fast_at = {t: 0 for t in TABLES}
+    slow_at = {t: fast_tables[t].num_rows for t in TABLES}
+    spans: list[Spans] = []
+    for result, span in zip(batch.results, batch.vouched):
+        if span is None:
+            counts, at = {t: len(result.sources[t]) for t in TABLES}, slow_at
+        else:
+            (start, stop), v = span, batch.values
+            counts, at = {"reports": 1, "incidents": stop - start, "measures": _items(v.measures[start:stop]),
+                          "figures": _items(v.figures[start:stop])}, fast_at
+        spans.append({t: (at[t], counts[t]) for t in TABLES})
+        for t in TABLES:
+            at[t] += counts[t]
+    bare = [Normalized(problems=r.problems, headers=r.headers, rows_read=r.rows_read, rows_rejected=r.rows_rejected)
+            for r in batch.results]
+    return bare, tables, spans
+
+
+def _items(lists: list[list[Any]]) -> int:
+    return sum(map(len, lists))
