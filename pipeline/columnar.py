@@ -31,7 +31,7 @@ from .config import Municipality
 from .normalize import MAX_CELL_CHARS, Memo, Normalized, RowValues, ValueColumns, normalize_report, records
 from .readers import RawReport, RawRow
 from .text import HIDDEN_RANGES, char_class, clean_text, unusual_characters
-from .values import parse_figures, parse_leak, parse_no, parse_office, parse_phone, split_measures
+from .values import parse_figures, parse_leak, parse_no, parse_office, parse_phone
 
 REQUIRED = ("no", "dates", "office", "summary", "leak", "category")
 FREE_TEXT = ("category", "summary", "response", "measures")  # checked for characters CP932 lacks
@@ -88,6 +88,25 @@ def _distinct(column: pa.Array, parser: Callable[[str], Any], memo: Memo) -> lis
 
 def _failed(values: list[Any]) -> np.ndarray:
     return np.fromiter((isinstance(v, ValueProblem) for v in values), bool, len(values))
+
+
+_LEADING_BULLET = "^[・･][ \t]*"
+_BULLET = "[ \t]+[・･][ \t]*"  # values._BULLET where the only spaces are spaces and tabs
+
+
+def _split_measures(column: pa.Array) -> list[list[str]]:
+    """values.split_measures of each cell, in Arrow, for cells whose only whitespace is
+    spaces and tabs (the odd_space screen refuses any other): trimmed, a leading bullet
+    dropped, split at each bullet after a space, pieces trimmed, empty ones dropped.
+    The leading bullet goes first because a pattern anchored with ^ would match again
+    at each split."""
+    text = pc.replace_substring_regex(pc.utf8_trim(column, " \t"), _LEADING_BULLET, "", max_replacements=1)
+    parts = pc.split_pattern_regex(text, _BULLET)
+    pieces = pc.utf8_trim(pc.list_flatten(parts), " \t")
+    kept = _flags(pc.greater(pc.utf8_length(pieces), 0))
+    owners = pc.list_parent_indices(parts).to_numpy()[kept]
+    offsets = np.concatenate([[0], np.cumsum(np.bincount(owners, minlength=len(column)))]).astype(np.int32)
+    return pa.ListArray.from_arrays(pa.array(offsets), pieces.filter(pa.array(kept))).to_pylist()  # type: ignore[no-any-return]
 
 
 _DATES = r"(?s)^(?P<occ>.*?)[ \t]*\([ \t]*(?P<disc>[^()]*?)[ \t]*\)$"
@@ -148,8 +167,7 @@ def vouch(rows: Sequence[RawRow], memo: Memo) -> tuple[np.ndarray, ValueColumns]
 
     has_response = ~_matches(col["response"], p["blank"])
     response = [t.strip(_TRIM) for t in texts.get("response", blank_column)]
-    has_measures = ~_matches(col["measures"], p["blank"])
-    measures = [m if has else [] for m, has in zip(_distinct(col["measures"], split_measures, memo), has_measures.tolist())]
+    measures = _split_measures(col["measures"])
 
     good = (~bad).tolist()
     return bad, ValueColumns(

@@ -153,3 +153,33 @@ def test_a_seed_cell_replaced_with_watched_characters_gives_the_same_every_way(r
         with path.open("w", encoding="utf-8", newline="") as handle:
             csv.writer(handle).writerows(grid)
         every_way_agrees_on(path)
+
+
+MEASURE_TEXT = st.text(alphabet=st.sampled_from(list(" \t・･ab漢。")), max_size=20)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(MEASURE_TEXT, min_size=1, max_size=5))
+def test_measures_split_in_arrow_as_split_measures_splits_them(texts: list[str]) -> None:
+    """The batch path splits 再発防止策 cells in Arrow; where the screens let a cell through
+    (no whitespace but spaces and tabs), it gives what values.split_measures gives."""
+    import pyarrow as pa
+
+    from pipeline.columnar import _split_measures
+    from pipeline.values import split_measures
+
+    assert _split_measures(pa.array(texts, pa.string())) == [split_measures(t) for t in texts]
+
+
+def test_measures_split_in_arrow_on_the_seed_and_tricky_cells() -> None:
+    import pyarrow as pa
+
+    from pipeline.columnar import _split_measures
+    from pipeline.values import split_measures
+
+    cells = [line.split("\t")[7] for line in SEED_ROWS[HEADER_AT + 1 :]]
+    cells += ["", "  ", "・", "・・a", "a ・ ・b", "a・b", " ・a\t・ b ", "a ･b", "・ ", "a ・"]
+    split = _split_measures(pa.array(cells, pa.string()))
+    assert split == [split_measures(c) for c in cells]
+    assert len(split[0]) == 2  # the seed's first row has two measures
+    assert split[-7:] == [["・a"], ["a", "・b"], ["a・b"], ["a", "b"], ["a", "b"], [], ["a"]]
