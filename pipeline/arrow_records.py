@@ -40,11 +40,26 @@ def _table(columns: dict[str, pa.Array], sources: tuple[pa.Array, pa.Array, pa.A
     return pa.Table.from_arrays(arrays, schema=spool_schema(schema))
 
 
-def _children(lengths: list[int]) -> tuple[pa.Array, np.ndarray]:
+def _children(lengths: np.ndarray) -> tuple[pa.Array, np.ndarray]:
     """For lists of these lengths, flattened: each item's list (its parent) and its 1-based place in it."""
     parents = np.repeat(np.arange(len(lengths), dtype=np.int64), lengths)
-    starts = np.concatenate([[0], np.cumsum(lengths, dtype=np.int64)[:-1]]) if lengths else np.zeros(0, np.int64)
+    starts = np.concatenate([[0], np.cumsum(lengths, dtype=np.int64)[:-1]]) if len(lengths) else np.zeros(0, np.int64)
     return pa.array(parents), np.arange(len(parents), dtype=np.int64) - starts[parents] + 1
+
+
+def _lengths(lists: list[list[Any]] | pa.ListArray) -> np.ndarray:
+    if isinstance(lists, pa.Array):
+        return np.asarray(pc.fill_null(pc.list_value_length(lists), 0).to_numpy(zero_copy_only=False), dtype=np.int64)
+    return np.fromiter((len(x) if isinstance(x, list) else 0 for x in lists), np.int64, len(lists))  # a row not vouched for: anything
+
+
+def _strings(values: list[str | None] | pa.Array) -> pa.Array:
+    """Texts as Arrow: columnar.vouch gives the long ones as Arrow already (ARROW_FIELDS)."""
+    return values if isinstance(values, pa.Array) else pa.array(values, pa.string())
+
+
+def _flat(lists: list[list[str]] | pa.ListArray) -> pa.Array:
+    return pc.list_flatten(lists) if isinstance(lists, pa.Array) else pa.array(list(chain.from_iterable(lists)), pa.string())
 
 
 def arrow_records(reports: Sequence[RawReport], municipalities: Sequence[Municipality], counts: Sequence[int],
@@ -75,23 +90,23 @@ def arrow_records(reports: Sequence[RawReport], municipalities: Sequence[Municip
         "dates_as_written": pa.array(v.dates_written, pa.string()), "category": pa.array(v.category, pa.string()),
         "department": pa.array([o.department for o in v.office], pa.string()),
         "division": pa.array([o.division for o in v.office], pa.string()),
-        "summary": pa.array(v.summary, pa.string()),
+        "summary": _strings(v.summary),
         "personal_data_leaked": pa.array([k.leaked for k in v.leak], pa.bool_()),
         "leaked_persons": pa.array([k.persons for k in v.leak], pa.int64()),
         "persons_affected": pa.array([t.persons for t in sums], pa.int64()),
         "households_affected": pa.array([t.households for t in sums], pa.int64()),
         "facilities_affected": pa.array([t.facilities for t in sums], pa.int64()),
         "amount_jpy": pa.array([t.amount_jpy for t in sums], pa.int64()),
-        "response": pa.array(v.response, pa.string()), "contact_phone": pa.array(v.phone, pa.string()),
+        "response": _strings(v.response), "contact_phone": pa.array(v.phone, pa.string()),
     }
     out = {"incidents": _table(incidents, sources, schemas["incidents"])}
 
-    parent, measure_no = _children([len(m) for m in v.measures])
+    parent, measure_no = _children(_lengths(v.measures))
     out["measures"] = _table({"incident_id": incident_id.take(parent), "measure_no": pa.array(measure_no),
-                              "measure": pa.array(list(chain.from_iterable(v.measures)), pa.string())},
+                              "measure": _flat(v.measures)},
                              tuple(s.take(parent) for s in sources), schemas["measures"])  # type: ignore[arg-type]
 
-    parent, figure_no = _children([len(f) for f in v.figures])
+    parent, figure_no = _children(_lengths(v.figures))
     figures = list(chain.from_iterable(v.figures))
     out["figures"] = _table({"incident_id": incident_id.take(parent), "figure_no": pa.array(figure_no),
                              "label": pa.array([f.label or None for f in figures], pa.string()),
@@ -121,8 +136,13 @@ def _selected(v: ValueColumns, ranges: list[tuple[int, int]]) -> ValueColumns:
     """The values of the rows in `ranges` (start, stop), in order."""
     if len(ranges) == 1 and ranges[0] == (0, len(v.no)):
         return v
-    return ValueColumns(**{name: list(chain.from_iterable(getattr(v, name)[a:b] for a, b in ranges))
-                           for name in ValueColumns.__dataclass_fields__})
+    return ValueColumns(**{name: _pieces(getattr(v, name), ranges) for name in ValueColumns.__dataclass_fields__})
+
+
+def _pieces(values: list[Any] | pa.Array, ranges: list[tuple[int, int]]) -> list[Any] | pa.Array:
+    if isinstance(values, pa.Array):
+        return pa.concat_arrays([values.slice(a, b - a) for a, b in ranges]) if ranges else values.slice(0, 0)
+    return list(chain.from_iterable(values[a:b] for a, b in ranges))
 
 
 def batch_tables(reports: Sequence[RawReport], municipalities: Sequence[Municipality], memo: Memo,
@@ -144,21 +164,17 @@ def batch_tables(reports: Sequence[RawReport], municipalities: Sequence[Municipa
 
     fast_at = {t: 0 for t in TABLES}
     slow_at = {t: fast_tables[t].num_rows for t in TABLES}
+    items = {t: np.concatenate([[0], np.cumsum(_lengths(getattr(batch.values, t)))]) for t in ("measures", "figures")}
     spans: list[Spans] = []
     for result, span in zip(batch.results, batch.vouched):
         if span is None:
             counts, at = {t: len(result.sources[t]) for t in TABLES}, slow_at
         else:
-            (start, stop), v = span, batch.values
-            counts, at = {"reports": 1, "incidents": stop - start, "measures": _items(v.measures[start:stop]),
-                          "figures": _items(v.figures[start:stop])}, fast_at
+            start, stop = span
+            counts, at = {"reports": 1, "incidents": stop - start, **{t: int(c[stop] - c[start]) for t, c in items.items()}}, fast_at
         spans.append({t: (at[t], counts[t]) for t in TABLES})
         for t in TABLES:
             at[t] += counts[t]
     bare = [Normalized(problems=r.problems, headers=r.headers, rows_read=r.rows_read, rows_rejected=r.rows_rejected)
             for r in batch.results]
     return bare, tables, spans
-
-
-def _items(lists: list[list[Any]]) -> int:
-    return sum(map(len, lists))

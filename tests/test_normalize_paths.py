@@ -168,7 +168,7 @@ def test_measures_split_in_arrow_as_split_measures_splits_them(texts: list[str])
     from pipeline.columnar import _split_measures
     from pipeline.values import split_measures
 
-    assert _split_measures(pa.array(texts, pa.string())) == [split_measures(t) for t in texts]
+    assert _split_measures(pa.array(texts, pa.string())).to_pylist() == [split_measures(t) for t in texts]
 
 
 def test_measures_split_in_arrow_on_the_seed_and_tricky_cells() -> None:
@@ -179,7 +179,19 @@ def test_measures_split_in_arrow_on_the_seed_and_tricky_cells() -> None:
 
     cells = [line.split("\t")[7] for line in SEED_ROWS[HEADER_AT + 1 :]]
     cells += ["", "  ", "・", "・・a", "a ・ ・b", "a・b", " ・a\t・ b ", "a ･b", "・ ", "a ・"]
-    split = _split_measures(pa.array(cells, pa.string()))
+    split = _split_measures(pa.array(cells, pa.string())).to_pylist()
     assert split == [split_measures(c) for c in cells]
     assert len(split[0]) == 2  # the seed's first row has two measures
     assert split[-7:] == [["・a"], ["a", "・b"], ["a・b"], ["a", "b"], ["a", "b"], [], ["a"]]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.text(alphabet=st.sampled_from(list("a漢\x1f\n ・")), max_size=6), max_size=6))
+def test_texts_become_arrow_as_pa_array_makes_them(texts: list[str]) -> None:
+    """vouch turns a batch's cells into Arrow joined and split, or one by one when a cell
+    holds the separator: either way what pa.array gives."""
+    import pyarrow as pa
+
+    from pipeline.columnar import _as_arrow
+
+    assert _as_arrow(texts).equals(pa.array(texts, pa.string()))
