@@ -143,8 +143,12 @@ _JSON_ESCAPES += [(chr(c), f"\\u{c:04x}") for c in range(0x20) if chr(c) not in 
 _NEEDS_ESCAPE = "[\\\\\"\x00-\x1f]"
 
 
-def json_literals(column: pa.Array) -> pa.Array:
-    """Each value as the literal json.dumps(ensure_ascii=False) writes, column at a time."""
+def json_literals(column: pa.Array) -> tuple[pa.Array, str]:
+    """Each value as the literal json.dumps(ensure_ascii=False) writes, column at a time,
+    and the quote that goes around each. A text or date column with no missing value
+    gives its texts escaped and '"': the quotes go into the separators between the
+    columns, which saves copying the column once more; a missing value needs its null
+    unquoted, so a column with one gives whole literals and ''."""
     kind = column.type
     if pa.types.is_string(kind):
         text = column
@@ -152,14 +156,15 @@ def json_literals(column: pa.Array) -> pa.Array:
             for char, escaped in _JSON_ESCAPES:
                 if pc.any(pc.match_substring(text, char)).as_py():
                     text = pc.replace_substring(text, char, escaped)
-        literal = pc.binary_join_element_wise('"', text, '"', "")
     elif pa.types.is_date(kind):
-        literal = pc.binary_join_element_wise('"', pc.cast(column, pa.string()), '"', "")
+        text = pc.cast(column, pa.string())
     elif pa.types.is_boolean(kind):
-        literal = pc.if_else(column, "true", "false")
+        return pc.fill_null(pc.if_else(column, "true", "false"), "null"), ""
     else:
-        literal = pc.cast(column, pa.string())
-    return pc.fill_null(literal, "null")
+        return pc.fill_null(pc.cast(column, pa.string()), "null"), ""
+    if column.null_count == 0:
+        return text, '"'
+    return pc.fill_null(pc.binary_join_element_wise('"', text, '"', ""), "null"), ""
 
 
 def append_csv(table: pa.Table, sink: Sink) -> int:
@@ -187,10 +192,13 @@ def append_json(table: pa.Table, sink: Sink, batch_rows: int = JSON_BATCH_ROWS) 
     first = sink.rows == 0
     for at in range(0, table.num_rows, batch_rows):
         batch = table.slice(at, batch_rows).combine_chunks().to_batches()[0]  # one chunk: copies only a chunked slice
-        parts: list[Any] = [",\n"]
+        parts: list[Any] = []
+        separator = ",\n"  # what goes before the next column's values: constant text
         for i, name in enumerate(names):
-            parts += [("{" if i == 0 else ",") + json.dumps(name, ensure_ascii=False) + ":", json_literals(batch.column(i))]
-        parts.append("}")
+            values, quote = json_literals(batch.column(i))
+            parts += [separator + ("{" if i == 0 else ",") + json.dumps(name, ensure_ascii=False) + ":" + quote, values]
+            separator = quote
+        parts.append(separator + "}")
         rows = pc.binary_join_element_wise(*parts, "")
         offsets = memoryview(rows.buffers()[1]).cast("i")
         start, end = offsets[rows.offset], offsets[rows.offset + len(rows)]
