@@ -53,9 +53,9 @@ def _lengths(lists: list[list[Any]] | pa.ListArray) -> np.ndarray:
     return np.fromiter((len(x) if isinstance(x, list) else 0 for x in lists), np.int64, len(lists))  # a row not vouched for: anything
 
 
-def _strings(values: list[str | None] | pa.Array) -> pa.Array:
-    """Texts as Arrow: columnar.vouch gives the long ones as Arrow already (ARROW_FIELDS)."""
-    return values if isinstance(values, pa.Array) else pa.array(values, pa.string())
+def _arrow(values: list[Any] | pa.Array, kind: pa.DataType) -> pa.Array:
+    """Values as Arrow: columnar.vouch gives the dates and long texts as Arrow already (ARROW_FIELDS)."""
+    return values if isinstance(values, pa.Array) else pa.array(values, kind)
 
 
 def _flat(lists: list[list[str]] | pa.ListArray) -> pa.Array:
@@ -85,19 +85,19 @@ def arrow_records(reports: Sequence[RawReport], municipalities: Sequence[Municip
         "municipality_name": each([m.name for m in municipalities], pa.string()),
         "report_period_start": each([r.period.start for r in reports], pa.date32()),
         "report_period_end": each([r.period.end for r in reports], pa.date32()),
-        "report_no": no, "occurred_on": pa.array(v.occurred_on, pa.date32()),
-        "occurred_until": pa.array(v.occurred_until, pa.date32()), "discovered_on": pa.array(v.discovered_on, pa.date32()),
+        "report_no": no, "occurred_on": _arrow(v.occurred_on, pa.date32()),
+        "occurred_until": _arrow(v.occurred_until, pa.date32()), "discovered_on": _arrow(v.discovered_on, pa.date32()),
         "dates_as_written": pa.array(v.dates_written, pa.string()), "category": pa.array(v.category, pa.string()),
         "department": pa.array([o.department for o in v.office], pa.string()),
         "division": pa.array([o.division for o in v.office], pa.string()),
-        "summary": _strings(v.summary),
+        "summary": _arrow(v.summary, pa.string()),
         "personal_data_leaked": pa.array([k.leaked for k in v.leak], pa.bool_()),
         "leaked_persons": pa.array([k.persons for k in v.leak], pa.int64()),
         "persons_affected": pa.array([t.persons for t in sums], pa.int64()),
         "households_affected": pa.array([t.households for t in sums], pa.int64()),
         "facilities_affected": pa.array([t.facilities for t in sums], pa.int64()),
         "amount_jpy": pa.array([t.amount_jpy for t in sums], pa.int64()),
-        "response": _strings(v.response), "contact_phone": pa.array(v.phone, pa.string()),
+        "response": _arrow(v.response, pa.string()), "contact_phone": pa.array(v.phone, pa.string()),
     }
     out = {"incidents": _table(incidents, sources, schemas["incidents"])}
 

@@ -25,6 +25,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from .arrow_dates import DatesColumns, dates_columns
 from .dates import DatesCell, parse_date, parse_occurrence
 from .errors import ValueProblem
 from .config import Municipality
@@ -127,6 +128,32 @@ _BLOCK = r"(?s)^(?P<body>.*?)[ \t]*[【\[](?P<block>[^【】\[\]]*)[】\]][ \t]*
 _TRIM = " \t\u3000\r\n"
 
 
+def _dates(cells: pa.Array, bad: np.ndarray, memo: Memo) -> DatesColumns:
+    """The 発生日 (判明日) cells read by arrow_dates.dates_columns; the rows it cannot prove
+    are split where normalize would after folding width (only （ ） matter here) and each
+    distinct part parsed once. Rows neither way reads are marked in `bad`."""
+    dates = dates_columns(cells)
+    rest = np.flatnonzero(~dates.ok)
+    if not len(rest):
+        return dates
+    texts = cells.take(pa.array(rest))
+    split = pc.extract_regex(pc.utf8_trim(pc.replace_substring(pc.replace_substring(texts, "（", "("), "）", ")"), " \t"), _DATES)
+    occurred = _distinct(pc.fill_null(split.field("occ"), ""), parse_occurrence, memo)
+    discovered = _distinct(pc.fill_null(split.field("disc"), ""), parse_date, memo)
+    failed = ~_flags(split.is_valid()) | _failed(occurred) | _failed(discovered)
+    bad[rest] |= failed
+    good = (~failed).tolist()
+    mask = np.zeros(len(cells), bool)
+    mask[rest] = True
+
+    def merged(column: pa.Array, values: list[Any]) -> pa.Array:
+        return pc.replace_with_mask(column, pa.array(mask), pa.array(values, pa.date32()))
+
+    first, last = ([o[i] if ok else None for o, ok in zip(occurred, good)] for i in (0, 1))
+    return DatesColumns(merged(dates.occurred_on, first), merged(dates.occurred_until, last),
+                        merged(dates.discovered_on, [d if ok else None for d, ok in zip(discovered, good)]), dates.ok | mask)
+
+
 def vouch(rows: Sequence[RawRow], memo: Memo) -> tuple[np.ndarray, ValueColumns]:
     """Which rows the screens cannot vouch for, and every row's values column by column
     (what `normalize._quick` gives, wherever the row is vouched for; anything elsewhere).
@@ -157,13 +184,7 @@ def vouch(rows: Sequence[RawRow], memo: Memo) -> tuple[np.ndarray, ValueColumns]
     phone = _distinct(col["phone"], parse_phone, memo)
     bad |= _failed(no) | _failed(office) | _failed(leak) | (_failed(phone) & has_phone)
 
-    # 発生日 (判明日): split where normalize would after folding width (only （ ） matter here)
-    dates_text = pc.utf8_trim(pc.replace_substring(pc.replace_substring(col["dates"], "（", "("), "）", ")"), " \t")
-    split = pc.extract_regex(dates_text, _DATES)
-    bad |= ~_flags(split.is_valid())
-    occurred = _distinct(pc.fill_null(split.field("occ"), ""), parse_occurrence, memo)
-    discovered = _distinct(pc.fill_null(split.field("disc"), ""), parse_date, memo)
-    bad |= _failed(occurred) | _failed(discovered)
+    dates = _dates(col["dates"], bad, memo)
     blank_column = [""] * n
     # texts are trimmed in Python where that is all there is to do: str.strip gives back the
     # very string when nothing is trimmed, so the records share it with the raw row
@@ -182,14 +203,13 @@ def vouch(rows: Sequence[RawRow], memo: Memo) -> tuple[np.ndarray, ValueColumns]
     response = pc.if_else(pc.greater(pc.utf8_length(response), 0), response, pa.nulls(n, pa.string()))
     measures = _split_measures(col["measures"])
 
-    good = (~bad).tolist()
     return bad, ValueColumns(
         line=[row.line for row in rows],
         no_written=[t.strip() or None for t in texts.get("no", blank_column)],
         no=no,
-        occurred_on=[o[0] if ok else None for o, ok in zip(occurred, good)],
-        occurred_until=[o[1] if ok else None for o, ok in zip(occurred, good)],
-        discovered_on=discovered,
+        occurred_on=dates.occurred_on,  # type: ignore[arg-type]
+        occurred_until=dates.occurred_until,  # type: ignore[arg-type]
+        discovered_on=dates.discovered_on,  # type: ignore[arg-type]
         dates_written=dates_written,
         office=office,
         summary=summary,  # type: ignore[arg-type]  # summary, response and measures as Arrow (ARROW_FIELDS)
@@ -216,9 +236,10 @@ def _as_rows(bad: np.ndarray, values: ValueColumns, start: int, stop: int) -> li
     ) for i in range(stop - start)]
 
 
-# vouch gives these values as Arrow arrays for the whole batch: they are long texts, which
-# arrow_records takes as they are; made Python only for the rows that normalize.py reads
-ARROW_FIELDS = ("summary", "response", "measures")
+# vouch gives these values as Arrow arrays for the whole batch (dates read in Arrow, long
+# texts), which arrow_records takes as they are; made Python only for the rows that
+# normalize.py reads
+ARROW_FIELDS = ("occurred_on", "occurred_until", "discovered_on", "summary", "response", "measures")
 
 
 def _rows(v: ValueColumns, start: int, stop: int) -> ValueColumns:
