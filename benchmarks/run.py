@@ -41,7 +41,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 SIZES = {"10k": 10_000, "100k": 100_000, "1m": 1_000_000, "10m": 10_000_000}
-ROWS = ["read + normalize", "· read", "· normalize", "spool: write chunks", "select", "spool: read parts",
+ROWS = ["read + normalize", "spool: write chunks", "select", "spool: read parts",
         "check (checks ∥ privacy scan)", "· to_tables", "· checks + rules", "· privacy scan", "write", "· csv", "· parquet", "· json", "landing digest", "metadata + portal files",
         "· datapackage.json", "· portal (DCAT, CKAN, landing)", "publish (fsync+swap)", "other (between stages)"]
 
@@ -77,11 +77,11 @@ class Clock:
                     try:
                         item = next(items)
                     except StopIteration:
+                        if peak:  # at the end only: reading /proc an item at a time cost seconds at 1M
+                            self.peak_mib[label] = _vm("VmHWM")
                         return
                     finally:
                         self.add(label, time.perf_counter() - started)
-                        if peak:
-                            self.peak_mib[label] = _vm("VmHWM")
                     yield item
             return timed_items
 
@@ -99,8 +99,6 @@ class Clock:
 # (label, module, attribute): each is wrapped in the child; labels starting with "· " are parts of the stage above
 TIMED = [
     ("read + normalize", "build", "iter_processed"),  # time inside it; spooling the results is timed apart
-    ("· read", "process", "read_report"),
-    ("· normalize", "process", "normalize_batch"),
     ("spool: write chunks", "spool", "Spool.close_chunk"),
     ("select", "build", "select_reports"),
     ("spool: read parts", "spool", "Spool.read"),
