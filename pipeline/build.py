@@ -203,7 +203,8 @@ def _run(paths: list[Path], config: Config, options: Options, sink: Sink, keep_g
     folder = Path(tempfile.mkdtemp(prefix="pipeline-spool-", dir=spool_in))
     with Spool(load_schemas(), options.part_incidents, folder) as spool:
         processed = []
-        for result in iter_processed(found.inputs, config, options.encoding, options.workers, options.cache_dir, options.progress):
+        for result in iter_processed(found.inputs, config, options.encoding, options.workers, options.cache_dir, options.progress,
+                                     spool=folder):
             if result.report is not None and result.normalized is not None:
                 spool.add(result.report, result.normalized)
                 result.normalized = None  # spooled: let it go

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import pyarrow as pa
 
@@ -21,6 +21,9 @@ from .readers import RawReport, RawRow
 from .text import clean_text, hidden_characters, unusual_characters
 from .values import (Figure, Leak, Office, Totals, parse_figures, parse_leak, parse_no, parse_office, parse_phone, split_measures,
                      split_summary, totals)
+
+if TYPE_CHECKING:
+    from .spool import Spilled
 
 Record = dict[str, Any]
 
@@ -110,7 +113,7 @@ class Normalized:
     headers: dict[str, dict[str, str]] = field(default_factory=dict)  # file -> column key -> header text
     rows_read: int = 0
     rows_rejected: int = 0
-    arrow: Rows | None = None  # the records as Arrow instead, as a worker sends them
+    arrow: Rows | Spilled | None = None  # the records as Arrow instead, as a worker sends them (or spools them itself)
 
     def add(self, table: str, record: Record, source: Source) -> None:
         columns = self.columns[table]

@@ -18,6 +18,7 @@ import hashlib
 import json
 import os
 import pickle
+import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import asdict, dataclass, replace
@@ -33,7 +34,7 @@ from .normalize import Memo, Normalized, Rows
 from .readers import RawReport, ReadFailed, read_report
 from .schema import load_schemas
 from .sources import Input
-from .spool import spool_schema
+from .spool import Spilled, contact_phones, spool_schema, write_chunk
 
 Progress = Callable[["Processed"], None]
 BATCH_BYTES = 8 << 20  # a batch's raw text at most (about 14,000 incidents): a worker's memory follows it
@@ -196,7 +197,9 @@ def _serialized(table: pa.Table) -> bytes:
     return table.combine_chunks().to_batches()[0].serialize().to_pybytes() if table.num_rows else b""
 
 
-def _attached(results: list[Processed], tables: dict[str, pa.Table], spans: list[Spans | None]) -> list[Processed]:
+def _attached(results: list[Processed], tables: dict[str, pa.Table] | None, spans: list[Spans | None]) -> list[Processed]:
+    if tables is None:  # spilled by the worker: each result says where its rows are
+        return results
     for result, span in zip(results, spans):
         if span is not None and result.normalized is not None:
             result.normalized.arrow = Rows(tables, span)
@@ -209,11 +212,24 @@ def parse_batch(jobs: list[Job]) -> list[Processed]:
     return _attached(*_parse(jobs))
 
 
-def _parse_for_parent(jobs: list[Job]) -> bytes:
-    """_parse in a worker, its results sent back in one payload: the results without their
-    records, and the batch's records as Arrow tables, with each result's rows (unpickling
-    a Python object a value was most of the parent's work)."""
-    return pickle.dumps(_parse(jobs), protocol=pickle.HIGHEST_PROTOCOL)
+def _parse_for_parent(jobs: list[Job], spool: Path | None = None) -> bytes:
+    """_parse in a worker, its results sent back in one payload without their records. The
+    records go into a chunk of their own in the `spool` folder, and each result says where
+    its rows are (spool.Spilled): they never pass through the parent. With no spool, the
+    batch's tables come in the payload, with each result's rows."""
+    results, tables, spans = _parse(jobs)
+    if spool is None:
+        return pickle.dumps((results, tables, spans), protocol=pickle.HIGHEST_PROTOCOL)
+    chunk = f"batch-{uuid.uuid4().hex}"
+    write_chunk(spool, chunk, tables)
+    phones = contact_phones(tables["incidents"])
+    reports = tables["reports"]["report_id"].to_pylist()
+    for result, span in zip(results, spans):
+        if span is not None and result.normalized is not None and result.report is not None:
+            first, rows = span["reports"]
+            report_id = (reports[first] or "") if rows else ""
+            result.normalized.arrow = Spilled(chunk, span, report_id, frozenset(phones.get(result.report.file, ())))
+    return pickle.dumps((results, None, spans), protocol=pickle.HIGHEST_PROTOCOL)
 
 
 def process_all(inputs: list[Input], config: Config, encoding: str | None = None, workers: int = 1,
@@ -223,9 +239,11 @@ def process_all(inputs: list[Input], config: Config, encoding: str | None = None
 
 
 def iter_processed(inputs: list[Input], config: Config, encoding: str | None = None, workers: int = 1,
-                   cache_dir: Path | None = None, progress: Progress | None = None) -> Iterator[Processed]:
+                   cache_dir: Path | None = None, progress: Progress | None = None, spool: Path | None = None) -> Iterator[Processed]:
     """Every input processed, yielded in input order as soon as it and those before it are
-    done (so a caller can fold each in and let it go); `progress` hears of each.
+    done (so a caller can fold each in and let it go); `progress` hears of each. Worker
+    processes write their records into the `spool` folder when there is one (see
+    _parse_for_parent).
 
     Cached results are loaded here. The reports to parse go out in batches as soon as a
     batch is full (1,024 reports or BATCH_BYTES), so the workers start while later files
@@ -253,7 +271,7 @@ def iter_processed(inputs: list[Input], config: Config, encoding: str | None = N
                 pool = stack.enter_context(ProcessPoolExecutor(max_workers=workers))
             jobs = [job for _, job in batch]
             batch_at.update((at, len(waiting)) for at, _ in batch)
-            waiting.append(([at for at, _ in batch], pool.submit(_parse_for_parent, jobs) if pool else jobs))
+            waiting.append(([at for at, _ in batch], pool.submit(_parse_for_parent, jobs, spool) if pool else jobs))
             outstanding += pool is not None
             batch.clear()
 

@@ -23,7 +23,7 @@ import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import overload
+from typing import Any, overload
 
 import numpy as np
 import pyarrow as pa
@@ -93,10 +93,39 @@ class SourceColumns(Sequence[Source]):
 class Place:
     """Where one report's rows are: a chunk, and per table the first row and how many."""
 
-    chunk: int
+    chunk: int | str  # the spool's own chunks are numbered; a worker's are named (Spilled)
     spans: dict[str, tuple[int, int]]
     report_id: str
     incidents: int
+
+
+def write_chunk(folder: Path, name: object, tables: dict[str, pa.Table]) -> None:
+    """A chunk's tables into `folder`, an Arrow IPC file per table of one record batch each."""
+    for t in TABLES:
+        table = tables[t].combine_chunks()
+        with pa.ipc.new_file(folder / f"{name}-{t}.arrow", table.schema) as writer:
+            writer.write_table(table)
+
+
+def contact_phones(incidents: pa.Table) -> dict[str, set[str]]:
+    """Each file's contact phones, from incidents with their sources."""
+    pairs = incidents.group_by(["_source_file", "contact_phone"]).aggregate([])
+    phones: dict[str, set[str]] = {}
+    for file, phone in zip(pairs.column("_source_file").to_pylist(), pairs.column("contact_phone").to_pylist()):
+        if phone:
+            phones.setdefault(file, set()).add(phone)
+    return phones
+
+
+@dataclass(frozen=True)
+class Spilled:
+    """One report's records in a chunk a worker wrote into the spool's folder itself
+    (process._parse_for_parent), so that they never pass through the parent."""
+
+    chunk: str
+    spans: dict[str, tuple[int, int]]  # table -> (first row, rows) in that chunk
+    report_id: str
+    phones: frozenset[str]
 
 
 @dataclass(frozen=True)
@@ -136,6 +165,11 @@ class Spool:
         self.kept[id(report)] = Kept(part.problems, part.rows_read, part.rows_rejected)
         self.headers.update(part.headers)
         rows = part.arrow
+        if isinstance(rows, Spilled):  # in a chunk of its own already
+            self.places[id(report)] = Place(rows.chunk, rows.spans, rows.report_id, rows.spans["incidents"][1])
+            if rows.phones:
+                self.phones.setdefault(report.file, set()).update(rows.phones)
+            return
         if rows is not None:  # its sources are columns already (with_sources, in the worker)
             counts = {t: rows.spans[t][1] for t in TABLES}
             report_id = rows.tables["reports"]["report_id"][rows.spans["reports"][0]].as_py() if counts["reports"] else ""
@@ -174,15 +208,10 @@ class Spool:
         self._lists_to_pending()
         if not self._pending:
             return
-        for t in TABLES:
-            table = pa.concat_tables([p.table(t) for p in self._pending]).combine_chunks()
-            if t == "incidents":
-                pairs = table.group_by(["_source_file", "contact_phone"]).aggregate([])
-                for file, phone in zip(pairs.column("_source_file").to_pylist(), pairs.column("contact_phone").to_pylist()):
-                    if phone:
-                        self.phones.setdefault(file, set()).add(phone)
-            with pa.ipc.new_file(self.folder / f"{self.chunks}-{t}.arrow", table.schema) as writer:
-                writer.write_table(table)
+        tables = {t: pa.concat_tables([p.table(t) for p in self._pending]) for t in TABLES}
+        for file, phones in contact_phones(tables["incidents"]).items():
+            self.phones.setdefault(file, set()).update(phones)
+        write_chunk(self.folder, self.chunks, tables)
         self.chunks += 1
         self._pending, self._incidents = [], 0
         self._rows = {t: 0 for t in TABLES}
@@ -207,9 +236,9 @@ class Spool:
     def read(self, reports: list[RawReport]) -> Normalized:
         """The records of `reports`, in that order, copied out of the chunk files."""
         out = Normalized(headers={r.file: self.headers[r.file] for r in reports if r.file in self.headers})
-        mapped: dict[tuple[int, str], pa.RecordBatch] = {}
+        mapped: dict[tuple[int | str, str], pa.RecordBatch] = {}
         for t in TABLES:
-            runs: list[list[int]] = []  # [chunk, first row, rows]: a report right after the one before lengthens its run
+            runs: list[list[Any]] = []  # [chunk, first row, rows]: a report right after the one before lengthens its run
             for report in reports:
                 place = self.places[id(report)]
                 start, rows = place.spans[t]

@@ -136,9 +136,37 @@ def test_workers_give_the_same_package_for_a_synthetic_archive(tmp_path: Path, c
     assert tree_digest(one) == tree_digest(two)
 
 
+def test_workers_write_their_records_into_the_spool(tmp_path: Path, config: Config) -> None:
+    """With a spool folder, a worker writes its batch's records there itself, and each
+    result says where its rows are: none of them comes through the parent."""
+    import pyarrow as pa
+
+    from benchmarks.generate import generate
+    from pipeline.schema import TABLES
+    from pipeline.sources import find_inputs
+    from pipeline.spool import Spilled
+
+    generate(tmp_path / "raw", 1_500, municipalities=4, years=4, workers=1)
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    results = list(process.iter_processed(find_inputs([tmp_path / "raw"]).inputs, config, workers=2, spool=spool))
+    spilled = [r.normalized.arrow for r in results if r.normalized is not None]
+    assert len(spilled) == len(results) > 4 and all(isinstance(s, Spilled) for s in spilled)
+    chunks = {s.chunk for s in spilled}  # type: ignore[union-attr]
+    assert len(chunks) > 1
+    assert sorted(p.name for p in spool.iterdir()) == sorted(f"{c}-{t}.arrow" for c in chunks for t in TABLES)
+    for result, rows in zip(results, spilled):
+        assert isinstance(rows, Spilled) and result.report is not None
+        incidents = pa.ipc.open_file(spool / f"{rows.chunk}-incidents.arrow").get_batch(0).slice(*rows.spans["incidents"])
+        assert set(incidents.column("_source_file").to_pylist()) == {result.report.file}
+        assert set(incidents.column("report_id").to_pylist()) == {rows.report_id}
+        assert rows.phones == set(incidents.column("contact_phone").drop_null().to_pylist())
+
+
 def test_a_half_cached_archive_builds_to_the_same_bytes(tmp_path: Path, config: Config) -> None:
-    """Cached reports (Python lists) and freshly parsed ones (a worker's Arrow) alternate in
-    input order; where Arrow chunks end must not depend on that: Parquet's bytes do."""
+    """Cached reports (each with its own Arrow rows) and freshly parsed ones (in a chunk a
+    worker wrote to the spool) alternate in input order; where parts end must not depend
+    on that: Parquet's bytes do."""
     from benchmarks.generate import generate
 
     generate(tmp_path / "raw", 10_000, municipalities=10, years=5, workers=1)
