@@ -61,6 +61,11 @@ class Profile:
     def _seen(self) -> dict[str, str | None]:
         return {}  # header text as written -> its key: the same few texts head thousands of reports
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled without what it remembers (_keys, _seen): a profile goes with every
+        report to and from the workers and into the cache, and those were most of it."""
+        return {k: v for k, v in self.__dict__.items() if k not in ("_keys", "_seen")}
+
     def key_for_header(self, header: str) -> str | None:
         seen = self._seen
         if header in seen:
