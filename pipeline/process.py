@@ -32,9 +32,9 @@ from .errors import Problem
 from .arrow_records import Spans, batch_tables
 from .normalize import Memo, Normalized, Rows
 from .readers import RawReport, ReadFailed, read_report
-from .schema import load_schemas
+from .schema import TABLES, load_schemas
 from .sources import Input
-from .spool import Spilled, contact_phones, spool_schema, write_chunk
+from .spool import Spilled, contact_phones, write_chunk
 
 Progress = Callable[["Processed"], None]
 BATCH_BYTES = 8 << 20  # a batch's raw text at most (about 14,000 incidents): a worker's memory follows it
@@ -77,9 +77,13 @@ def cache_key(name: str, data: bytes, settings: str) -> str:
     return hashlib.sha256(facts.encode("utf-8")).hexdigest()
 
 
-def _cached(cache_dir: Path | None, key: str) -> Processed | None:
+PACKS = "packs"  # the cache's subfolder of batch packs: a batch's records, which its reports' entries point into
+
+
+def _cached(cache_dir: Path | None, key: str, packs: dict[str, bool]) -> Processed | None:
     """The stored result, or None when there is none or it is damaged in any way: each
-    file starts with the sha256 of the rest, checked before anything is unpickled."""
+    file starts with the sha256 of the rest, checked before anything is unpickled, and
+    the pack its records are in is checked once a run (`packs`: pack -> intact)."""
     if cache_dir is None:
         return None
     try:
@@ -90,22 +94,54 @@ def _cached(cache_dir: Path | None, key: str) -> Processed | None:
     if hashlib.sha256(payload).digest() != digest:
         return None
     try:
-        found, rows = pickle.loads(payload)  # our own file, intact, under a key of its inputs
-        if not isinstance(found, Processed):
-            return None
-        if rows is not None and found.normalized is not None:
-            schemas = load_schemas()
-            tables = {t: _deserialized(blob, spool_schema(schemas[t])) for t, blob in rows.items()}
-            found.normalized.arrow = Rows(tables, {t: (0, table.num_rows) for t, table in tables.items()})
+        found = pickle.loads(payload)  # our own file, intact, under a key of its inputs
     except Exception:  # an older layout, say: parse the report again
         return None
+    if not isinstance(found, Processed):
+        return None
+    rows = found.normalized.arrow if found.normalized is not None else None
+    if isinstance(rows, Spilled):  # in a pack of this cache, wherever the cache is now
+        pack = str(cache_dir / PACKS / Path(rows.chunk).name)
+        if pack not in packs:
+            packs[pack] = _intact(pack)
+        if not packs[pack]:
+            return None
+        found.normalized.arrow = replace(rows, chunk=pack)  # type: ignore[union-attr]
     return found
 
 
-def _deserialized(blob: bytes, schema: pa.Schema) -> pa.Table:
-    if not blob:
-        return schema.empty_table()
-    return pa.Table.from_batches([pa.ipc.read_record_batch(pa.py_buffer(blob), schema)])
+def _intact(pack: str) -> bool:
+    """Whether a pack's files are the ones written: the sha256 of each, noted beside them."""
+    try:
+        sums = json.loads(Path(f"{pack}.sha256").read_text(encoding="utf-8"))
+        return all(_file_sha256(Path(f"{pack}-{t}.arrow")) == sums[t] for t in TABLES)
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+
+
+def _file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _packed(cache_dir: Path, tables: dict[str, pa.Table]) -> str | None:
+    """The batch's records written as a pack in the cache, with the sha256 of its files;
+    its path (without "-table.arrow"), or None when the cache cannot be written."""
+    folder = cache_dir / PACKS
+    pack = str(folder / f"batch-{uuid.uuid4().hex}")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        write_chunk(folder, Path(pack).name, tables)
+        sums = {t: _file_sha256(Path(f"{pack}-{t}.arrow")) for t in TABLES}
+        temporary = Path(f"{pack}.sha256.tmp")
+        temporary.write_text(json.dumps(sums), encoding="utf-8")
+        os.replace(temporary, f"{pack}.sha256")  # last: a pack without it is never used
+    except OSError:
+        return None
+    return pack
 
 
 def _store(cache_dir: Path | None, key: str, payload: bytes) -> None:
@@ -168,8 +204,7 @@ def _read(job: Job) -> RawReport | Processed:
 def _parse(jobs: list[Job]) -> tuple[list[Processed], dict[str, pa.Table], list[Spans | None]]:
     """Read a batch of reports and normalize them together: the results without their
     records, the batch's records as Arrow tables with their sources
-    (arrow_records.batch_tables), and where each result's rows are in them. Each result
-    is cached with its own rows."""
+    (arrow_records.batch_tables), and where each result's rows are in them."""
     read = [_read(job) for job in jobs]
     pairs = [(r, job.config.municipality_of(r.profile)) for job, r in zip(jobs, read) if isinstance(r, RawReport)]
     schemas = load_schemas()
@@ -184,17 +219,7 @@ def _parse(jobs: list[Job]) -> tuple[list[Processed], dict[str, pa.Table], list[
         else:
             results.append(r)
             spans.append(None)
-    for job, result, span in zip(jobs, results, spans):
-        if job.cache_dir is not None and job.key:
-            rows = None if span is None else {t: _serialized(tables[t].slice(*span[t])) for t in span}
-            _store(job.cache_dir, job.key, pickle.dumps((result, rows), protocol=pickle.HIGHEST_PROTOCOL))
     return results, tables, spans
-
-
-def _serialized(table: pa.Table) -> bytes:
-    """A report's rows of one table as an Arrow IPC record batch without its schema (the
-    schema is known: spool.spool_schema), only the rows' own bytes."""
-    return table.combine_chunks().to_batches()[0].serialize().to_pybytes() if table.num_rows else b""
 
 
 def _attached(results: list[Processed], tables: dict[str, pa.Table] | None, spans: list[Spans | None]) -> list[Processed]:
@@ -206,30 +231,45 @@ def _attached(results: list[Processed], tables: dict[str, pa.Table] | None, span
     return results
 
 
-def parse_batch(jobs: list[Job]) -> list[Processed]:
-    """Read a batch of reports, normalize them together, and cache each result: each with
-    its records as rows of the batch's tables (Normalized.arrow)."""
-    return _attached(*_parse(jobs))
+def parse_batch(jobs: list[Job], spool: Path | None = None) -> list[Processed]:
+    """Read a batch of reports, normalize them together, and cache each result (see
+    _placed); the records of each result are rows in a file (spool.Spilled) or, with
+    neither cache nor spool, of the batch's tables in memory (Normalized.arrow)."""
+    return _attached(*_placed(*_parse(jobs), jobs, spool))
 
 
 def _parse_for_parent(jobs: list[Job], spool: Path | None = None) -> bytes:
-    """_parse in a worker, its results sent back in one payload without their records. The
-    records go into a chunk of their own in the `spool` folder, and each result says where
-    its rows are (spool.Spilled): they never pass through the parent. With no spool, the
-    batch's tables come in the payload, with each result's rows."""
-    results, tables, spans = _parse(jobs)
-    if spool is None:
-        return pickle.dumps((results, tables, spans), protocol=pickle.HIGHEST_PROTOCOL)
-    chunk = f"batch-{uuid.uuid4().hex}"
-    write_chunk(spool, chunk, tables)
+    """parse_batch in a worker, its results sent back in one payload without their
+    records, which it wrote itself (they never pass through the parent); with neither
+    cache nor spool, the batch's tables come in the payload, with each result's rows."""
+    return pickle.dumps(_placed(*_parse(jobs), jobs, spool), protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def _placed(results: list[Processed], tables: dict[str, pa.Table], spans: list[Spans | None], jobs: list[Job],
+            spool: Path | None) -> tuple[list[Processed], dict[str, pa.Table] | None, list[Spans | None]]:
+    """The batch's records written once: as a pack of the cache when there is one (each
+    result's cache entry points into it, and the spool reads it from there), else as a
+    chunk of the spool; each result then says where its rows are (spool.Spilled). With
+    neither, the tables are kept as they are."""
+    cache_dir = next((job.cache_dir for job in jobs if job.cache_dir is not None), None)
+    chunk = _packed(cache_dir, tables) if cache_dir is not None else None
+    if chunk is None and spool is not None:
+        chunk = str(spool / f"batch-{uuid.uuid4().hex}")
+        write_chunk(spool, Path(chunk).name, tables)
+    if chunk is None:
+        return results, tables, spans
     phones = contact_phones(tables["incidents"])
-    reports = tables["reports"]["report_id"].to_pylist()
+    report_ids = tables["reports"]["report_id"].to_pylist()
     for result, span in zip(results, spans):
         if span is not None and result.normalized is not None and result.report is not None:
             first, rows = span["reports"]
-            report_id = (reports[first] or "") if rows else ""
+            report_id = (report_ids[first] or "") if rows else ""
             result.normalized.arrow = Spilled(chunk, span, report_id, frozenset(phones.get(result.report.file, ())))
-    return pickle.dumps((results, None, spans), protocol=pickle.HIGHEST_PROTOCOL)
+    if cache_dir is not None:
+        for job, result in zip(jobs, results):
+            if job.key and (result.normalized is None or isinstance(result.normalized.arrow, Spilled)):
+                _store(job.cache_dir, job.key, pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL))
+    return results, None, spans
 
 
 def process_all(inputs: list[Input], config: Config, encoding: str | None = None, workers: int = 1,
@@ -253,6 +293,7 @@ def iter_processed(inputs: list[Input], config: Config, encoding: str | None = N
     is parsed here when there are no workers (one corrected report, say)."""
     profiles: dict[Path, Profile] = {}
     settings: dict[int, tuple[Profile, str]] = {}
+    packs: dict[str, bool] = {}  # cache packs checked in this run
     results: list[Processed | None] = []
     size = max(1, min(1024, len(inputs) // (max(workers, 1) * 8)))
     waiting: list[tuple[list[int], Future[bytes] | list[Job]]] = []
@@ -289,7 +330,7 @@ def iter_processed(inputs: list[Input], config: Config, encoding: str | None = N
                         if not work.done() and outstanding <= ahead and held <= BACKLOG:
                             return
                         outstanding -= 1
-                    _collect(positions, work, results, progress)
+                    _collect(positions, work, results, progress, spool)
                     held += len(positions)
                     waiting[index] = ([], [])  # let the worker's payload go
                 done, results[emitted] = results[emitted], None  # the caller keeps it, or lets it go
@@ -299,7 +340,7 @@ def iter_processed(inputs: list[Input], config: Config, encoding: str | None = N
 
         for item in inputs:
             prepared = prepare(item, config, encoding, cache_dir, profiles, settings)
-            hit = _cached(cache_dir, prepared.key) if isinstance(prepared, Job) and prepared.key else None
+            hit = _cached(cache_dir, prepared.key, packs) if isinstance(prepared, Job) and prepared.key else None
             if isinstance(prepared, Processed) or hit is not None:
                 done = prepared if isinstance(prepared, Processed) else hit
                 if hit is not None:
@@ -322,9 +363,9 @@ def iter_processed(inputs: list[Input], config: Config, encoding: str | None = N
 
 
 def _collect(positions: list[int], work: Future[bytes] | list[Job], results: list[Processed | None],
-             progress: Progress | None) -> None:
+             progress: Progress | None, spool: Path | None) -> None:
     """A batch's results into their places: from a worker, or parsed (and cached) here."""
-    parsed = parse_batch(work) if isinstance(work, list) else _attached(*pickle.loads(work.result()))
+    parsed = parse_batch(work, spool) if isinstance(work, list) else _attached(*pickle.loads(work.result()))
     for at, result in zip(positions, parsed):
         results[at] = _told(result, progress)
 

@@ -93,7 +93,7 @@ class SourceColumns(Sequence[Source]):
 class Place:
     """Where one report's rows are: a chunk, and per table the first row and how many."""
 
-    chunk: int | str  # the spool's own chunks are numbered; a worker's are named (Spilled)
+    chunk: int | str  # the spool's own chunks are numbered; another's files are named by path (Spilled)
     spans: dict[str, tuple[int, int]]
     report_id: str
     incidents: int
@@ -119,10 +119,11 @@ def contact_phones(incidents: pa.Table) -> dict[str, set[str]]:
 
 @dataclass(frozen=True)
 class Spilled:
-    """One report's records in a chunk a worker wrote into the spool's folder itself
-    (process._parse_for_parent), so that they never pass through the parent."""
+    """One report's records in a file written where the batch was parsed (process._placed):
+    a pack of the cache, or a chunk in the spool's folder, so that they never pass
+    through the parent. The spool reads them from there."""
 
-    chunk: str
+    chunk: str  # the files' path without "-table.arrow"
     spans: dict[str, tuple[int, int]]  # table -> (first row, rows) in that chunk
     report_id: str
     phones: frozenset[str]
@@ -252,7 +253,8 @@ class Spool:
             for chunk, start, rows in runs:
                 key = (chunk, t)
                 if key not in mapped:
-                    mapped[key] = pa.ipc.open_file(pa.memory_map(str(self.folder / f"{chunk}-{t}.arrow"))).get_batch(0)
+                    path = f"{chunk}-{t}.arrow" if isinstance(chunk, str) else str(self.folder / f"{chunk}-{t}.arrow")
+                    mapped[key] = pa.ipc.open_file(pa.memory_map(path)).get_batch(0)
                 slices.append(mapped[key].slice(start, rows))
             table = pa.Table.from_batches(slices, schema=spool_schema(self.schemas[t]))
             table = table.take(np.arange(table.num_rows)).combine_chunks()  # copied, so that no map outlives the part

@@ -99,6 +99,40 @@ def test_a_damaged_cache_entry_is_parsed_again(archive: Path, tmp_path: Path, co
     assert outcome.tables["incidents"] == expected
 
 
+@pytest.mark.parametrize("damage", ["flip", "delete", "no-sums"])
+def test_a_damaged_cache_pack_is_parsed_again(archive: Path, tmp_path: Path, config: Config, damage: str) -> None:
+    """A batch's records are kept in a pack its reports' entries point into: a pack whose
+    file was changed or lost is not used, and its reports are parsed again."""
+    cache = tmp_path / "cache"
+    expected = check([archive], config, Options(cache_dir=cache)).tables["incidents"]
+    packs = sorted((cache / process.PACKS).glob("*.sha256"))
+    assert packs
+    for sums in packs:
+        incidents = Path(str(sums).removesuffix(".sha256") + "-incidents.arrow")
+        if damage == "flip":
+            data = bytearray(incidents.read_bytes())
+            data[len(data) // 2] ^= 0xFF
+            incidents.write_bytes(bytes(data))
+        elif damage == "delete":
+            incidents.unlink()
+        else:
+            sums.unlink()
+    seen: list[process.Processed] = []
+    outcome = check([archive], config, Options(cache_dir=cache, progress=seen.append))
+    assert outcome.ok and seen and not any(p.cached for p in seen if p.report is not None)
+    assert outcome.tables["incidents"] == expected
+
+
+def test_a_moved_cache_is_still_used(archive: Path, tmp_path: Path, config: Config) -> None:
+    """Entries name their pack within the cache, not by where the cache was."""
+    expected = check([archive], config, Options(cache_dir=tmp_path / "cache")).tables["incidents"]
+    (tmp_path / "cache").rename(tmp_path / "moved")
+    seen: list[process.Processed] = []
+    outcome = check([archive], config, Options(cache_dir=tmp_path / "moved", progress=seen.append))
+    assert outcome.ok and all(p.cached for p in seen if p.report is not None)
+    assert outcome.tables["incidents"] == expected
+
+
 def test_a_cache_that_cannot_be_written_is_skipped(archive: Path, tmp_path: Path, config: Config) -> None:
     blocked = tmp_path / "not-a-folder"
     blocked.write_text("a file where the cache folder would go", encoding="utf-8")
@@ -154,10 +188,10 @@ def test_workers_write_their_records_into_the_spool(tmp_path: Path, config: Conf
     assert len(spilled) == len(results) > 4 and all(isinstance(s, Spilled) for s in spilled)
     chunks = {s.chunk for s in spilled}  # type: ignore[union-attr]
     assert len(chunks) > 1
-    assert sorted(p.name for p in spool.iterdir()) == sorted(f"{c}-{t}.arrow" for c in chunks for t in TABLES)
+    assert sorted(map(str, spool.iterdir())) == sorted(f"{c}-{t}.arrow" for c in chunks for t in TABLES)
     for result, rows in zip(results, spilled):
         assert isinstance(rows, Spilled) and result.report is not None
-        incidents = pa.ipc.open_file(spool / f"{rows.chunk}-incidents.arrow").get_batch(0).slice(*rows.spans["incidents"])
+        incidents = pa.ipc.open_file(f"{rows.chunk}-incidents.arrow").get_batch(0).slice(*rows.spans["incidents"])
         assert set(incidents.column("_source_file").to_pylist()) == {result.report.file}
         assert set(incidents.column("report_id").to_pylist()) == {rows.report_id}
         assert rows.phones == set(incidents.column("contact_phone").drop_null().to_pylist())
