@@ -54,7 +54,7 @@ def _lengths(lists: list[list[Any]] | pa.ListArray) -> np.ndarray:
 
 
 def _arrow(values: list[Any] | pa.Array, kind: pa.DataType) -> pa.Array:
-    """Values as Arrow: columnar.vouch gives the dates and long texts as Arrow already (ARROW_FIELDS)."""
+    """Values as Arrow: columnar.vouch gives the dates and long texts as Arrow already."""
     return values if isinstance(values, pa.Array) else pa.array(values, kind)
 
 

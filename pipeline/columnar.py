@@ -207,17 +207,17 @@ def vouch(rows: Sequence[RawRow], memo: Memo) -> tuple[np.ndarray, ValueColumns]
         line=[row.line for row in rows],
         no_written=[t.strip() or None for t in texts.get("no", blank_column)],
         no=no,
-        occurred_on=dates.occurred_on,  # type: ignore[arg-type]
-        occurred_until=dates.occurred_until,  # type: ignore[arg-type]
-        discovered_on=dates.discovered_on,  # type: ignore[arg-type]
+        occurred_on=dates.occurred_on,
+        occurred_until=dates.occurred_until,
+        discovered_on=dates.discovered_on,
         dates_written=dates_written,
         office=office,
-        summary=summary,  # type: ignore[arg-type]  # summary, response and measures as Arrow (ARROW_FIELDS)
+        summary=summary,  # the dates and long texts as Arrow
         leak=leak,
         phone=[v if has else None for v, has in zip(phone, has_phone.tolist())],
         category=[c or None for c in category],
-        response=response,  # type: ignore[arg-type]
-        measures=measures,  # type: ignore[arg-type]
+        response=response,
+        measures=measures,
         figures=[f if has else [] for f, has in zip(figures, has_block.tolist())],
     )
 
@@ -236,14 +236,10 @@ def _as_rows(bad: np.ndarray, values: ValueColumns, start: int, stop: int) -> li
     ) for i in range(stop - start)]
 
 
-# vouch gives these values as Arrow arrays for the whole batch (dates read in Arrow, long
-# texts), which arrow_records takes as they are; made Python only for the rows that
-# normalize.py reads
-ARROW_FIELDS = ("occurred_on", "occurred_until", "discovered_on", "summary", "response", "measures")
-
-
 def _rows(v: ValueColumns, start: int, stop: int) -> ValueColumns:
-    """The values of rows start to stop, as Python values."""
+    """The values of rows start to stop, as Python values: vouch gives the dates and long
+    texts of the whole batch as Arrow arrays, which arrow_records takes as they are, and
+    only the rows that normalize.py reads are made Python."""
     return ValueColumns(**{name: (values.slice(start, stop - start).to_pylist() if isinstance(values, pa.Array) else values[start:stop])
                            for name, values in ((name, getattr(v, name)) for name in ValueColumns.__dataclass_fields__)})
 

@@ -104,8 +104,9 @@ class Normalized:
     """Records per table, held column-wise (a list per field: cheap to pickle and to hand to
     Arrow; build.to_tables turns each into its Arrow array), each row with its Source at
     the same index. `add` and `extend` build it, so they take lists only: they come
-    before to_tables; `value` and `keep` take either. A worker's result carries its records
-    and their sources in `arrow` instead (spool.with_sources), and empty lists."""
+    before to_tables; `value` and `keep` take either. A result of process.py carries its
+    records and their sources in `arrow` instead (rows of a batch's tables in memory, or
+    in a file: spool.Spilled), and empty lists."""
 
     columns: dict[str, dict[str, list[Any]]] = field(default_factory=lambda: {t: {} for t in _TABLES})
     sources: dict[str, list[Source]] = field(default_factory=lambda: {t: [] for t in _TABLES})
@@ -320,22 +321,24 @@ def _careful(row: _Row, seen: dict[int, int]) -> RowValues | None:
 
 @dataclass
 class ValueColumns:
-    """Valid rows' values, column by column: what `records` turns into a report's records."""
+    """Valid rows' values, column by column: what `records` turns into a report's records.
+    columnar.vouch gives the dates and long texts of a whole batch as Arrow arrays instead
+    of lists (the fields typed `| pa.Array`); columnar._rows makes any rows Python again."""
 
     line: list[int] = field(default_factory=list)
     no_written: list[str | None] = field(default_factory=list)  # the No as written, for messages
     no: list[int] = field(default_factory=list)
-    occurred_on: list[date | None] = field(default_factory=list)
-    occurred_until: list[date | None] = field(default_factory=list)
-    discovered_on: list[date] = field(default_factory=list)
+    occurred_on: list[date | None] | pa.Array = field(default_factory=list)
+    occurred_until: list[date | None] | pa.Array = field(default_factory=list)
+    discovered_on: list[date] | pa.Array = field(default_factory=list)
     dates_written: list[str] = field(default_factory=list)
     office: list[Office] = field(default_factory=list)
-    summary: list[str | None] = field(default_factory=list)
+    summary: list[str | None] | pa.Array = field(default_factory=list)
     leak: list[Leak] = field(default_factory=list)
     phone: list[str | None] = field(default_factory=list)
     category: list[str | None] = field(default_factory=list)
-    response: list[str | None] = field(default_factory=list)
-    measures: list[list[str]] = field(default_factory=list)
+    response: list[str | None] | pa.Array = field(default_factory=list)
+    measures: list[list[str]] | pa.Array = field(default_factory=list)
     figures: list[list[Figure]] = field(default_factory=list)
 
     def append(self, raw: RawRow, v: RowValues) -> None:

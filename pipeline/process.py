@@ -1,14 +1,16 @@
 """Read and normalize each report on its own: in parallel, and through a cache.
 
 A report's normalized result depends only on its bytes, its source profile, the
-municipality and the pipeline's code, so it is cached under a key made of
-those (`cache_key`); adding or correcting one quarter in a large archive
-re-parses only that report. Reports are independent, so they are spread over
-worker processes (`workers`) in batches, normalized together
-(columnar.normalize_batch), each batch's records sent back as Arrow tables;
-with one worker, or few reports, everything runs in this process. Results come
-back in input order, so the build stays reproducible whatever the number of
-workers.
+municipality, the pipeline's code and the Table Schemas, so it is cached under a
+key made of those (`cache_key`); adding or correcting one quarter in a large
+archive re-parses only that report. Reports are independent, so they are
+spread over worker processes (`workers`) in batches, normalized together
+(arrow_records.batch_tables). Where a batch is parsed, its records are written
+once (`_placed`): as a pack of the cache, which its reports' entries point
+into, else as a chunk of the build's spool; only the results, and where their
+rows are, go back to the parent. With one worker, or few reports, everything
+runs in this process. Results come back in input order, so the build stays
+reproducible whatever the number of workers.
 """
 
 from __future__ import annotations
@@ -32,9 +34,10 @@ from .errors import Problem
 from .arrow_records import Spans, batch_tables
 from .normalize import Memo, Normalized, Rows
 from .readers import RawReport, ReadFailed, read_report
-from .schema import TABLES, load_schemas
+from .schema import TABLES, load_schemas, schema_dir
 from .sources import Input
 from .spool import Spilled, contact_phones, write_chunk
+from .writers import sha256_of
 
 Progress = Callable[["Processed"], None]
 BATCH_BYTES = 8 << 20  # a batch's raw text at most (about 14,000 incidents): a worker's memory follows it
@@ -55,9 +58,11 @@ class Processed:
 
 @lru_cache(maxsize=1)
 def code_version() -> str:
-    """A digest of the pipeline's own source: any change to the code invalidates the cache."""
+    """A digest of the pipeline's own source and of the Table Schemas: any change to the
+    code invalidates the cache, and so does a change to the schemas, since a cached
+    report's records are kept as Arrow typed by them."""
     digest = hashlib.sha256()
-    for path in sorted(Path(__file__).parent.glob("*.py")):
+    for path in [*sorted(Path(__file__).parent.glob("*.py")), *sorted(schema_dir().glob("*.json"))]:
         digest.update(path.name.encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()[:16]
 
@@ -114,17 +119,9 @@ def _intact(pack: str) -> bool:
     """Whether a pack's files are the ones written: the sha256 of each, noted beside them."""
     try:
         sums = json.loads(Path(f"{pack}.sha256").read_text(encoding="utf-8"))
-        return all(_file_sha256(Path(f"{pack}-{t}.arrow")) == sums[t] for t in TABLES)
+        return all(sha256_of(Path(f"{pack}-{t}.arrow")) == sums[t] for t in TABLES)
     except (OSError, ValueError, KeyError, TypeError):
         return False
-
-
-def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _packed(cache_dir: Path, tables: dict[str, pa.Table]) -> str | None:
@@ -135,7 +132,7 @@ def _packed(cache_dir: Path, tables: dict[str, pa.Table]) -> str | None:
     try:
         folder.mkdir(parents=True, exist_ok=True)
         write_chunk(folder, Path(pack).name, tables)
-        sums = {t: _file_sha256(Path(f"{pack}-{t}.arrow")) for t in TABLES}
+        sums = {t: sha256_of(Path(f"{pack}-{t}.arrow")) for t in TABLES}
         temporary = Path(f"{pack}.sha256.tmp")
         temporary.write_text(json.dumps(sums), encoding="utf-8")
         os.replace(temporary, f"{pack}.sha256")  # last: a pack without it is never used
@@ -223,7 +220,7 @@ def _parse(jobs: list[Job]) -> tuple[list[Processed], dict[str, pa.Table], list[
 
 
 def _attached(results: list[Processed], tables: dict[str, pa.Table] | None, spans: list[Spans | None]) -> list[Processed]:
-    if tables is None:  # spilled by the worker: each result says where its rows are
+    if tables is None:  # written where the batch was parsed: each result says where its rows are
         return results
     for result, span in zip(results, spans):
         if span is not None and result.normalized is not None:
@@ -252,24 +249,26 @@ def _placed(results: list[Processed], tables: dict[str, pa.Table], spans: list[S
     chunk of the spool; each result then says where its rows are (spool.Spilled). With
     neither, the tables are kept as they are."""
     cache_dir = next((job.cache_dir for job in jobs if job.cache_dir is not None), None)
-    chunk = _packed(cache_dir, tables) if cache_dir is not None else None
-    if chunk is None and spool is not None:
-        chunk = str(spool / f"batch-{uuid.uuid4().hex}")
-        write_chunk(spool, Path(chunk).name, tables)
-    if chunk is None:
-        return results, tables, spans
-    phones = contact_phones(tables["incidents"])
-    report_ids = tables["reports"]["report_id"].to_pylist()
-    for result, span in zip(results, spans):
-        if span is not None and result.normalized is not None and result.report is not None:
-            first, rows = span["reports"]
-            report_id = (report_ids[first] or "") if rows else ""
-            result.normalized.arrow = Spilled(chunk, span, report_id, frozenset(phones.get(result.report.file, ())))
+    chunk, packed = None, False
+    if any(span is not None for span in spans):  # else no report could be read: nothing to write
+        chunk = _packed(cache_dir, tables) if cache_dir is not None else None
+        packed = chunk is not None
+        if chunk is None and spool is not None:
+            chunk = str(spool / f"batch-{uuid.uuid4().hex}")
+            write_chunk(spool, Path(chunk).name, tables)
+    if chunk is not None:
+        phones = contact_phones(tables["incidents"])
+        report_ids = tables["reports"]["report_id"].to_pylist()
+        for result, span in zip(results, spans):
+            if span is not None and result.normalized is not None and result.report is not None:
+                first, rows = span["reports"]
+                report_id = (report_ids[first] or "") if rows else ""
+                result.normalized.arrow = Spilled(chunk, span, report_id, frozenset(phones.get(result.report.file, ())))
     if cache_dir is not None:
-        for job, result in zip(jobs, results):
-            if job.key and (result.normalized is None or isinstance(result.normalized.arrow, Spilled)):
+        for job, result in zip(jobs, results):  # an entry pointing into a spool chunk would be of no use next time
+            if job.key and (result.normalized is None or packed):
                 _store(job.cache_dir, job.key, pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL))
-    return results, None, spans
+    return results, (None if chunk is not None else tables), spans
 
 
 def process_all(inputs: list[Input], config: Config, encoding: str | None = None, workers: int = 1,
@@ -281,9 +280,9 @@ def process_all(inputs: list[Input], config: Config, encoding: str | None = None
 def iter_processed(inputs: list[Input], config: Config, encoding: str | None = None, workers: int = 1,
                    cache_dir: Path | None = None, progress: Progress | None = None, spool: Path | None = None) -> Iterator[Processed]:
     """Every input processed, yielded in input order as soon as it and those before it are
-    done (so a caller can fold each in and let it go); `progress` hears of each. Worker
-    processes write their records into the `spool` folder when there is one (see
-    _parse_for_parent).
+    done (so a caller can fold each in and let it go); `progress` hears of each. Each
+    batch's records go into the cache's packs, else into the `spool` folder when there is
+    one (see _placed).
 
     Cached results are loaded here. The reports to parse go out in batches as soon as a
     batch is full (1,024 reports or BATCH_BYTES), so the workers start while later files

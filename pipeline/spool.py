@@ -1,11 +1,14 @@
 """Records set aside on disk between reading and publishing, so that memory stays flat.
 
 A national archive's records do not fit in memory at once (a million incidents
-weighed 2 GB in Python and Arrow). Each report's records are folded in as it
-arrives, in input order, into Arrow chunks of about `chunk_incidents`
-incidents, typed by the schema, and each chunk is written to a temporary
-Arrow IPC file per table, with its rows' sources (file, line, No.) as three
-more columns. Only where each report's rows lie is kept in memory.
+weighed 2 GB in Python and Arrow). Most arrive on disk already: where a batch
+of reports is parsed, its records are written as Arrow IPC files, one per
+table, with their rows' sources (file, line, No.) as three more columns — a
+pack of the cache, or a chunk in the spool's folder (process._placed) — and
+each report says where its rows are (`Spilled`). Records that come in memory
+instead are folded in, in input order, into chunks of about `chunk_incidents`
+incidents, written to the spool's folder the same way. Only where each
+report's rows lie is kept in memory.
 
 Once every report is read and the published ones are chosen, `parts` hands
 them back in publishing order — sorted by report_id, which begins every

@@ -76,6 +76,24 @@ def test_a_change_of_code_or_profile_invalidates_the_cache(archive: Path, tmp_pa
     assert not any(p.cached for p in seen)
 
 
+def test_a_change_of_the_table_schemas_invalidates_the_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A cached report's records are Arrow typed by the schemas: a schema changed, say a
+    field's type, must not meet records typed by the old one."""
+    from pipeline import schema
+
+    shutil.copytree(schema.schema_dir(), tmp_path / "schema")
+    monkeypatch.setattr(process, "schema_dir", lambda: tmp_path / "schema")
+    process.code_version.cache_clear()
+    try:
+        before = process.code_version()
+        changed = tmp_path / "schema" / "incidents.json"
+        changed.write_text(changed.read_text(encoding="utf-8").replace('"integer"', '"number"', 1), encoding="utf-8")
+        process.code_version.cache_clear()
+        assert process.code_version() != before
+    finally:
+        process.code_version.cache_clear()
+
+
 @pytest.mark.parametrize("damage", ["replace", "flip", "truncate"])
 def test_a_damaged_cache_entry_is_parsed_again(archive: Path, tmp_path: Path, config: Config, damage: str) -> None:
     import random
