@@ -20,6 +20,7 @@ import hashlib
 import json
 import os
 import pickle
+import sqlite3
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -85,16 +86,48 @@ def cache_key(name: str, data: bytes, settings: str) -> str:
 PACKS = "packs"  # the cache's subfolder of batch packs: a batch's records, which its reports' entries point into
 
 
-def _cached(cache_dir: Path | None, key: str, packs: dict[str, bool]) -> Processed | None:
-    """The stored result, or None when there is none or it is damaged in any way: each
-    file starts with the sha256 of the rest, checked before anything is unpickled, and
-    the pack its records are in is checked once a run (`packs`: pack -> intact)."""
+INDEX = "index.sqlite"  # the cache's results, by key: one file, not one per report (creating those cost 0.4 ms each)
+
+
+def open_index(cache_dir: Path | None) -> sqlite3.Connection | None:
+    """The cache's index of results, made when missing; None when the cache folder cannot
+    be used (the cache is optional). An index that is not a database any more (damaged)
+    is started afresh: every report is then parsed again."""
     if cache_dir is None:
         return None
-    try:
-        blob = (cache_dir / f"{key}.pickle").read_bytes()
-    except OSError:
+    path = cache_dir / INDEX
+    for _ in range(2):
+        try:
+            cache_dir.mkdir(parents=True, exist_ok=True)
+            index = sqlite3.connect(path, timeout=600)
+            index.execute("PRAGMA journal_mode=WAL")
+            index.execute("PRAGMA synchronous=NORMAL")  # a cache: a torn write is found by each entry's sha256
+            index.execute("CREATE TABLE IF NOT EXISTS results (key TEXT PRIMARY KEY, payload BLOB NOT NULL)")
+            return index
+        except sqlite3.OperationalError:  # cannot be opened or written here
+            return None
+        except sqlite3.DatabaseError:  # "file is not a database"
+            with contextlib.suppress(OSError):
+                for suffix in ("", "-wal", "-shm"):
+                    Path(f"{path}{suffix}").unlink(missing_ok=True)
+        except OSError:
+            return None
+    return None
+
+
+def _cached(index: sqlite3.Connection | None, cache_dir: Path | None, key: str, packs: dict[str, bool]) -> Processed | None:
+    """The stored result, or None when there is none or it is damaged in any way: each
+    entry starts with the sha256 of the rest, checked before anything is unpickled, and
+    the pack its records are in is checked once a run (`packs`: pack -> intact)."""
+    if index is None or cache_dir is None:
         return None
+    try:
+        row = index.execute("SELECT payload FROM results WHERE key = ?", (key,)).fetchone()
+    except sqlite3.Error:
+        return None
+    if row is None or not isinstance(row[0], bytes):
+        return None
+    blob = row[0]
     digest, payload = blob[:32], blob[32:]
     if hashlib.sha256(payload).digest() != digest:
         return None
@@ -141,18 +174,15 @@ def _packed(cache_dir: Path, tables: dict[str, pa.Table]) -> str | None:
     return pack
 
 
-def _store(cache_dir: Path | None, key: str, payload: bytes) -> None:
-    """Keep a pickled result for next time; the cache is optional, so a failure to write is ignored."""
-    if cache_dir is None or not key:
+def _store(index: sqlite3.Connection | None, entries: list[tuple[str, bytes]]) -> None:
+    """Keep a batch's pickled results for next time, each after its sha256, in one
+    transaction; the cache is optional, so a failure to write is ignored."""
+    if index is None or not entries:
         return
-    temporary = cache_dir / f".{key}.{os.getpid()}.tmp"
-    try:
-        cache_dir.mkdir(parents=True, exist_ok=True)
-        temporary.write_bytes(hashlib.sha256(payload).digest() + payload)
-        os.replace(temporary, cache_dir / f"{key}.pickle")  # atomic: a reader never sees half a file
-    except OSError:
-        with contextlib.suppress(OSError):
-            temporary.unlink()
+    with contextlib.suppress(sqlite3.Error):
+        with index:
+            index.executemany("INSERT OR REPLACE INTO results VALUES (?, ?)",
+                              [(key, hashlib.sha256(payload).digest() + payload) for key, payload in entries])
 
 
 @dataclass(frozen=True)
@@ -219,31 +249,41 @@ def _parse(jobs: list[Job]) -> tuple[list[Processed], dict[str, pa.Table], list[
     return results, tables, spans
 
 
-def _attached(results: list[Processed], tables: dict[str, pa.Table] | None, spans: list[Spans | None]) -> list[Processed]:
-    if tables is None:  # written where the batch was parsed: each result says where its rows are
-        return results
-    for result, span in zip(results, spans):
-        if span is not None and result.normalized is not None:
-            result.normalized.arrow = Rows(tables, span)
-    return results
+def _attached(placed: Placed) -> Placed:
+    """Each result with its rows of the batch's tables, when they were written nowhere."""
+    if placed.tables is not None:
+        for result, span in zip(placed.results, placed.spans):
+            if span is not None and result.normalized is not None:
+                result.normalized.arrow = Rows(placed.tables, span)
+    return placed
 
 
-def parse_batch(jobs: list[Job], spool: Path | None = None) -> list[Processed]:
-    """Read a batch of reports, normalize them together, and cache each result (see
-    _placed); the records of each result are rows in a file (spool.Spilled) or, with
-    neither cache nor spool, of the batch's tables in memory (Normalized.arrow)."""
-    return _attached(*_placed(*_parse(jobs), jobs, spool))
+def parse_batch(jobs: list[Job], spool: Path | None = None) -> Placed:
+    """Read a batch of reports and normalize them together (see _placed for where their
+    records go): the results, each with where its rows are, and their cache entries."""
+    return _attached(_placed(*_parse(jobs), jobs, spool))
 
 
 def _parse_for_parent(jobs: list[Job], spool: Path | None = None) -> bytes:
-    """parse_batch in a worker, its results sent back in one payload without their
-    records, which it wrote itself (they never pass through the parent); with neither
-    cache nor spool, the batch's tables come in the payload, with each result's rows."""
+    """parse_batch in a worker, sent back in one payload: the results without their
+    records, which it wrote itself (they never pass through the parent), and the cache
+    entries; with neither cache nor spool, the batch's tables come in the payload."""
     return pickle.dumps(_placed(*_parse(jobs), jobs, spool), protocol=pickle.HIGHEST_PROTOCOL)
 
 
+@dataclass
+class Placed:
+    """A parsed batch: its results, its tables when they were written nowhere (else each
+    result says where its rows are), where each result's rows are, and its cache entries."""
+
+    results: list[Processed]
+    tables: dict[str, pa.Table] | None
+    spans: list[Spans | None]
+    entries: list[tuple[str, bytes]]  # (cache key, pickled result) for the cache's index
+
+
 def _placed(results: list[Processed], tables: dict[str, pa.Table], spans: list[Spans | None], jobs: list[Job],
-            spool: Path | None) -> tuple[list[Processed], dict[str, pa.Table] | None, list[Spans | None]]:
+            spool: Path | None) -> Placed:
     """The batch's records written once: as a pack of the cache when there is one (each
     result's cache entry points into it, and the spool reads it from there), else as a
     chunk of the spool; each result then says where its rows are (spool.Spilled). With
@@ -264,11 +304,9 @@ def _placed(results: list[Processed], tables: dict[str, pa.Table], spans: list[S
                 first, rows = span["reports"]
                 report_id = (report_ids[first] or "") if rows else ""
                 result.normalized.arrow = Spilled(chunk, span, report_id, frozenset(phones.get(result.report.file, ())))
-    if cache_dir is not None:
-        for job, result in zip(jobs, results):  # an entry pointing into a spool chunk would be of no use next time
-            if job.key and (result.normalized is None or packed):
-                _store(job.cache_dir, job.key, pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL))
-    return results, (None if chunk is not None else tables), spans
+    entries = [(job.key, pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL)) for job, result in zip(jobs, results)
+               if cache_dir is not None and job.key and (result.normalized is None or packed)]  # not into a spool chunk: gone next run
+    return Placed(results, None if chunk is not None else tables, spans, entries)
 
 
 def process_all(inputs: list[Input], config: Config, encoding: str | None = None, workers: int = 1,
@@ -295,7 +333,7 @@ def iter_processed(inputs: list[Input], config: Config, encoding: str | None = N
     packs: dict[str, bool] = {}  # cache packs checked in this run
     results: list[Processed | None] = []
     size = max(1, min(1024, len(inputs) // (max(workers, 1) * 8)))
-    waiting: list[tuple[list[int], Future[bytes] | list[Job]]] = []
+    waiting: list[tuple[list[int], Future[bytes] | list[Job], list[Profile]]] = []
     batch_at: dict[int, int] = {}  # position of a report being parsed -> its batch in `waiting`
     batch: list[tuple[int, Job]] = []
     batch_bytes = 0
@@ -303,6 +341,9 @@ def iter_processed(inputs: list[Input], config: Config, encoding: str | None = N
     emitted = 0  # results yielded so far
     held = 0  # results done (cached, or back from a batch) and not yet yielded
     with contextlib.ExitStack() as stack:
+        results_index = open_index(cache_dir)
+        if results_index is not None:
+            stack.callback(results_index.close)
         pool: ProcessPoolExecutor | None = None
 
         def send(full: bool) -> None:
@@ -311,7 +352,8 @@ def iter_processed(inputs: list[Input], config: Config, encoding: str | None = N
                 pool = stack.enter_context(ProcessPoolExecutor(max_workers=workers))
             jobs = [job for _, job in batch]
             batch_at.update((at, len(waiting)) for at, _ in batch)
-            waiting.append(([at for at, _ in batch], pool.submit(_parse_for_parent, jobs, spool) if pool else jobs))
+            waiting.append(([at for at, _ in batch], pool.submit(_parse_for_parent, jobs, spool) if pool else jobs,
+                            [job.profile for job in jobs]))
             outstanding += pool is not None
             batch.clear()
 
@@ -324,14 +366,14 @@ def iter_processed(inputs: list[Input], config: Config, encoding: str | None = N
                     index = batch_at.get(emitted)
                     if index is None:
                         return  # in the batch still being filled
-                    positions, work = waiting[index]
+                    positions, work, used = waiting[index]
                     if isinstance(work, Future):
                         if not work.done() and outstanding <= ahead and held <= BACKLOG:
                             return
                         outstanding -= 1
-                    _collect(positions, work, results, progress, spool)
+                    _collect(positions, work, used, results, progress, spool, results_index)
                     held += len(positions)
-                    waiting[index] = ([], [])  # let the worker's payload go
+                    waiting[index] = ([], [], [])  # let the worker's payload go
                 done, results[emitted] = results[emitted], None  # the caller keeps it, or lets it go
                 emitted += 1
                 held -= 1
@@ -339,13 +381,13 @@ def iter_processed(inputs: list[Input], config: Config, encoding: str | None = N
 
         for item in inputs:
             prepared = prepare(item, config, encoding, cache_dir, profiles, settings)
-            hit = _cached(cache_dir, prepared.key, packs) if isinstance(prepared, Job) and prepared.key else None
+            hit = _cached(results_index, cache_dir, prepared.key, packs) if isinstance(prepared, Job) and prepared.key else None
             if isinstance(prepared, Processed) or hit is not None:
                 done = prepared if isinstance(prepared, Processed) else hit
                 if hit is not None:
                     hit.cached = True
                     if hit.report is not None:  # the same bytes may now be elsewhere: read back from here
-                        hit.report = replace(hit.report, path=str(item.path))
+                        hit.report = replace(hit.report, path=str(item.path), profile=prepared.profile)  # type: ignore[union-attr]
                 results.append(_told(done, progress))  # type: ignore[arg-type]
                 held += 1
             else:
@@ -361,11 +403,16 @@ def iter_processed(inputs: list[Input], config: Config, encoding: str | None = N
         yield from emit(ahead=-1)
 
 
-def _collect(positions: list[int], work: Future[bytes] | list[Job], results: list[Processed | None],
-             progress: Progress | None, spool: Path | None) -> None:
-    """A batch's results into their places: from a worker, or parsed (and cached) here."""
-    parsed = parse_batch(work, spool) if isinstance(work, list) else _attached(*pickle.loads(work.result()))
-    for at, result in zip(positions, parsed):
+def _collect(positions: list[int], work: Future[bytes] | list[Job], used: list[Profile], results: list[Processed | None],
+             progress: Progress | None, spool: Path | None, index: sqlite3.Connection | None) -> None:
+    """A batch's results into their places, from a worker or parsed here, each report with
+    the profile it was read with (this process's own: not a copy per report, which came
+    to about 3 KB a report); its cache entries into the index."""
+    placed = parse_batch(work, spool) if isinstance(work, list) else _attached(pickle.loads(work.result()))
+    _store(index, placed.entries)
+    for at, profile, result in zip(positions, used, placed.results):
+        if result.report is not None:
+            result.report = replace(result.report, profile=profile)
         results[at] = _told(result, progress)
 
 

@@ -101,3 +101,15 @@ def make_report(tmp_path: Path, seed_lines: list[str]) -> Callable[..., Path]:
         return path
 
     return write
+
+
+def forget_cached(cache: Path, step: int) -> int:
+    """Delete every `step`-th result (in key order) from the cache's index; how many."""
+    import contextlib
+    import sqlite3
+
+    with contextlib.closing(sqlite3.connect(cache / "index.sqlite")) as index, index:
+        keys = [key for (key,) in index.execute("SELECT key FROM results ORDER BY key")][::step]
+        index.executemany("DELETE FROM results WHERE key = ?", [(key,) for key in keys])
+    assert keys
+    return len(keys)

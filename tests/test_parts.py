@@ -15,7 +15,7 @@ from pipeline.build import Options, build, check
 from pipeline.config import Config
 from pipeline.errors import errors_in
 
-from .conftest import tree_digest
+from .conftest import forget_cached, tree_digest
 
 TABLES = ("reports", "incidents", "measures", "figures")
 
@@ -137,12 +137,11 @@ def test_check_keeps_every_table_row_even_when_some_are_invalid(raw: Path, tmp_p
 
 
 def test_the_spool_is_removed_and_workers_and_cache_change_nothing(raw: Path, tmp_path: Path, config: Config) -> None:
-    """Workers send Arrow, the cache gives lists: parts mixing both publish the same bytes."""
+    """Workers write their chunks, the cache gives its packs: parts mixing both publish the same bytes."""
     cache = tmp_path / "cache"
     cold = build([raw], config, tmp_path / "cold", Options(part_incidents=100))
     check([raw], config, Options(workers=2, cache_dir=cache, part_incidents=100))
-    for entry in sorted(cache.glob("*.pickle"))[::3]:
-        entry.unlink()
+    forget_cached(cache, 3)
     mixed = build([raw], config, tmp_path / "mixed", Options(workers=2, cache_dir=cache, part_incidents=100))
     assert cold.ok and mixed.ok
     assert tree_digest(tmp_path / "cold") == tree_digest(tmp_path / "mixed")

@@ -12,7 +12,7 @@ from pipeline import process
 from pipeline.build import Options, build, check
 from pipeline.config import Config
 
-from .conftest import SEED, tree_digest
+from .conftest import SEED, forget_cached, tree_digest
 
 INVENTED = Path(__file__).resolve().parent / "fixtures" / "invented"
 QUARTERS = ["2023年4月～6月", "2023年7月～9月", "2023年10月～12月", "2024年1月～3月", "令和5年1月～3月"]
@@ -94,23 +94,29 @@ def test_a_change_of_the_table_schemas_invalidates_the_cache(tmp_path: Path, mon
         process.code_version.cache_clear()
 
 
-@pytest.mark.parametrize("damage", ["replace", "flip", "truncate"])
+@pytest.mark.parametrize("damage", ["replace", "flip", "truncate", "not-a-database"])
 def test_a_damaged_cache_entry_is_parsed_again(archive: Path, tmp_path: Path, config: Config, damage: str) -> None:
+    import contextlib
     import random
+    import sqlite3
 
     cache = tmp_path / "cache"
     expected = check([archive], config, Options(cache_dir=cache)).tables["incidents"]
     rng = random.Random(damage)
-    for entry in cache.glob("*.pickle"):
-        data = bytearray(entry.read_bytes())
-        if damage == "replace":
-            data = bytearray(b"not a pickle")
-        elif damage == "flip":
-            for _ in range(8):
-                data[rng.randrange(len(data))] ^= 0xFF
-        else:
-            data = data[: len(data) // 2]
-        entry.write_bytes(bytes(data))
+    if damage == "not-a-database":
+        (cache / process.INDEX).write_bytes(b"not a database" * 100)
+    with contextlib.closing(sqlite3.connect(cache / process.INDEX)) as index, index:
+        if damage != "not-a-database":
+            for key, payload in index.execute("SELECT key, payload FROM results").fetchall():
+                data = bytearray(payload)
+                if damage == "replace":
+                    data = bytearray(b"not a pickle")
+                elif damage == "flip":
+                    for _ in range(8):
+                        data[rng.randrange(len(data))] ^= 0xFF
+                else:
+                    data = data[: len(data) // 2]
+                index.execute("UPDATE results SET payload = ? WHERE key = ?", (bytes(data), key))
     seen: list[process.Processed] = []
     outcome = check([archive], config, Options(cache_dir=cache, progress=seen.append))
     assert outcome.ok and not any(p.cached for p in seen)
@@ -225,8 +231,7 @@ def test_a_half_cached_archive_builds_to_the_same_bytes(tmp_path: Path, config: 
     cache = tmp_path / "cache"
     cold = build([tmp_path / "raw"], config, tmp_path / "cold", Options(workers=1))
     build([tmp_path / "raw"], config, tmp_path / "warm", Options(workers=2, cache_dir=cache))
-    for entry in sorted(cache.glob("*.pickle"))[::2]:
-        entry.unlink()
+    forget_cached(cache, 2)
     mixed = build([tmp_path / "raw"], config, tmp_path / "mixed", Options(workers=2, cache_dir=cache))
     assert cold.ok and mixed.ok
     assert tree_digest(tmp_path / "cold") == tree_digest(tmp_path / "mixed") == tree_digest(tmp_path / "warm")
