@@ -84,8 +84,6 @@ def cache_key(name: str, data: bytes, settings: str) -> str:
 
 
 PACKS = "packs"  # the cache's subfolder of batch packs: a batch's records, which its reports' entries point into
-
-
 INDEX = "index.sqlite"  # the cache's results, by key: one file, not one per report (creating those cost 0.4 ms each)
 
 
