@@ -47,7 +47,13 @@ def _children(lengths: np.ndarray) -> tuple[pa.Array, np.ndarray]:
     return pa.array(parents), np.arange(len(parents), dtype=np.int64) - starts[parents] + 1
 
 
+def _one(values: Any) -> Any:
+    """A ChunkedArray (text past 2 GB comes so) as one Array; anything else as it is."""
+    return values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
+
+
 def _lengths(lists: list[list[Any]] | pa.ListArray) -> np.ndarray:
+    lists = _one(lists)
     if isinstance(lists, pa.Array):
         return np.asarray(pc.fill_null(pc.list_value_length(lists), 0).to_numpy(zero_copy_only=False), dtype=np.int64)
     return np.fromiter((len(x) if isinstance(x, list) else 0 for x in lists), np.int64, len(lists))  # a row not vouched for: anything
@@ -55,10 +61,12 @@ def _lengths(lists: list[list[Any]] | pa.ListArray) -> np.ndarray:
 
 def _arrow(values: list[Any] | pa.Array, kind: pa.DataType) -> pa.Array:
     """Values as Arrow: columnar.vouch gives the dates and long texts as Arrow already."""
+    values = _one(values)
     return values if isinstance(values, pa.Array) else pa.array(values, kind)
 
 
 def _flat(lists: list[list[str]] | pa.ListArray) -> pa.Array:
+    lists = _one(lists)
     return pc.list_flatten(lists) if isinstance(lists, pa.Array) else pa.array(list(chain.from_iterable(lists)), pa.string())
 
 
@@ -140,6 +148,7 @@ def _selected(v: ValueColumns, ranges: list[tuple[int, int]]) -> ValueColumns:
 
 
 def _pieces(values: list[Any] | pa.Array, ranges: list[tuple[int, int]]) -> list[Any] | pa.Array:
+    values = _one(values)
     if isinstance(values, pa.Array):
         return pa.concat_arrays([values.slice(a, b - a) for a, b in ranges]) if ranges else values.slice(0, 0)
     return list(chain.from_iterable(values[a:b] for a, b in ranges))

@@ -29,7 +29,7 @@ from .arrow_dates import DatesColumns, dates_columns
 from .dates import DatesCell, parse_date, parse_occurrence
 from .errors import ValueProblem
 from .config import Municipality
-from .normalize import MAX_CELL_CHARS, Memo, Normalized, RowValues, ValueColumns, normalize_report, records
+from .normalize import ARROW, MAX_CELL_CHARS, Memo, Normalized, RowValues, ValueColumns, normalize_report, records
 from .readers import RawReport, RawRow
 from .text import HIDDEN_RANGES, char_class, clean_text, unusual_characters
 from .values import parse_figures, parse_leak, parse_no, parse_office, parse_phone
@@ -240,7 +240,7 @@ def _rows(v: ValueColumns, start: int, stop: int) -> ValueColumns:
     """The values of rows start to stop, as Python values: vouch gives the dates and long
     texts of the whole batch as Arrow arrays, which arrow_records takes as they are, and
     only the rows that normalize.py reads are made Python."""
-    return ValueColumns(**{name: (values.slice(start, stop - start).to_pylist() if isinstance(values, pa.Array) else values[start:stop])
+    return ValueColumns(**{name: (values.slice(start, stop - start).to_pylist() if isinstance(values, ARROW) else values[start:stop])
                            for name, values in ((name, getattr(v, name)) for name in ValueColumns.__dataclass_fields__)})
 
 

@@ -195,3 +195,33 @@ def test_texts_become_arrow_as_pa_array_makes_them(texts: list[str]) -> None:
     from pipeline.columnar import _as_arrow
 
     assert _as_arrow(texts).equals(pa.array(texts, pa.string()))
+
+
+def test_records_are_the_same_from_chunked_value_columns(tmp_path: Path) -> None:
+    """Text past 2 GB comes back from Arrow as a ChunkedArray: the records must not change."""
+    import dataclasses
+
+    import pyarrow as pa
+
+    from pipeline.arrow_records import arrow_records
+    from pipeline.columnar import _rows, read_batch
+
+    generate(tmp_path / "raw", 300, municipalities=2, years=2, workers=1)
+    report = next(r for r in reports_under(tmp_path / "raw", CONFIG)
+                  if read_batch([r], [CONFIG.municipality_of(r.profile)], Memo()).vouched[0] is not None and len(r.rows) > 6)
+    municipality = CONFIG.municipality_of(report.profile)
+    batch = read_batch([report], [municipality], Memo())
+    rows = len(report.rows)
+    assert batch.vouched == [(0, rows)]  # every row vouched for: its records are made in Arrow
+
+    def chunked(array: pa.Array) -> pa.ChunkedArray:
+        return pa.chunked_array([array.slice(0, 3), array.slice(3)], array.type)
+
+    names = ("occurred_on", "summary", "response", "measures")
+    assert all(isinstance(getattr(batch.values, name), pa.Array) for name in names)
+    split = dataclasses.replace(batch.values, **{name: chunked(getattr(batch.values, name)) for name in names})
+    one = arrow_records([report], [municipality], [rows], batch.values, SCHEMAS)
+    two = arrow_records([report], [municipality], [rows], split, SCHEMAS)
+    assert {t: one[t].to_pylist() for t in one} == {t: two[t].to_pylist() for t in two}
+    assert one["measures"].num_rows > rows
+    assert _rows(split, 0, rows) == _rows(batch.values, 0, rows)
