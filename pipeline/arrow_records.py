@@ -24,7 +24,7 @@ import pyarrow.compute as pc
 
 from .columnar import BatchValues, read_batch
 from .config import Municipality
-from .normalize import Memo, Normalized, ValueColumns, records, report_id
+from .normalize import Memo, Normalized, ValueColumns, report_id
 from .readers import RawReport
 from .schema import TABLES, TableSchema, typed_table
 from .spool import spool_schema, with_sources

@@ -24,7 +24,7 @@ from __future__ import annotations
 import shutil
 import tempfile
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, overload
 
@@ -154,7 +154,6 @@ class Spool:
     phones: dict[str, set[str]] = field(default_factory=dict)  # file -> its contact phones (the privacy scan's office numbers)
     chunks: int = 0  # chunks written
     _pending: list[Rows] = field(default_factory=list)  # the open chunk's rows, in order
-    _lists: Normalized = field(default_factory=Normalized)  # records that came as lists, not yet in _pending
     _rows: dict[str, int] = field(default_factory=lambda: {t: 0 for t in TABLES})  # rows in the open chunk
     _incidents: int = 0
 
@@ -174,15 +173,12 @@ class Spool:
             if rows.phones:
                 self.phones.setdefault(report.file, set()).update(rows.phones)
             return
-        if rows is not None:  # its sources are columns already (with_sources, in the worker)
-            counts = {t: rows.spans[t][1] for t in TABLES}
-            report_id = rows.tables["reports"]["report_id"][rows.spans["reports"][0]].as_py() if counts["reports"] else ""
-            self._lists_to_pending()  # the lists hold earlier rows
-            self._pending_rows(rows)
-        else:
-            counts = {t: len(part.sources[t]) for t in TABLES}
-            report_id = next(iter(part.columns["reports"].get("report_id", [])), "")
-            self._lists.extend(replace(part, problems=[]))
+        if rows is None:  # records as lists (normalize_report's own result): typed here
+            tables = {t: with_sources(typed_table(part.columns[t], len(part.sources[t]), self.schemas[t]), part.sources[t]) for t in TABLES}
+            rows = Rows(tables, {t: (0, tables[t].num_rows) for t in TABLES})
+        counts = {t: rows.spans[t][1] for t in TABLES}
+        report_id = rows.tables["reports"]["report_id"][rows.spans["reports"][0]].as_py() if counts["reports"] else ""
+        self._pending_rows(rows)
         self.places[id(report)] = Place(self.chunks, {t: (self._rows[t], counts[t]) for t in TABLES}, report_id or "", counts["incidents"])
         for t in TABLES:
             self._rows[t] += counts[t]
@@ -200,16 +196,8 @@ class Spool:
                 return
         self._pending.append(rows)
 
-    def _lists_to_pending(self) -> None:
-        rows = {t: len(s) for t, s in self._lists.sources.items()}
-        if any(rows.values()):
-            tables = {t: with_sources(typed_table(self._lists.columns[t], rows[t], self.schemas[t]), self._lists.sources[t]) for t in TABLES}
-            self._pending.append(Rows(tables, {t: (0, rows[t]) for t in TABLES}))
-            self._lists = Normalized()
-
     def close_chunk(self) -> None:
         """Write the open chunk, a file per table; nothing when it is empty."""
-        self._lists_to_pending()
         if not self._pending:
             return
         tables = {t: pa.concat_tables([p.table(t) for p in self._pending]) for t in TABLES}
