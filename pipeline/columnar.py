@@ -26,12 +26,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .arrow_dates import DatesColumns, dates_columns
+from .arrow_figures import parse_blocks
 from .dates import DatesCell, parse_date, parse_occurrence
 from .errors import ValueProblem
 from .config import Municipality
 from .normalize import ARROW, MAX_CELL_CHARS, Memo, Normalized, RowValues, ValueColumns, normalize_report, records
 from .readers import RawReport, RawRow
-from .text import HIDDEN_RANGES, char_class, clean_text, unusual_characters
+from .text import HIDDEN_RANGES, char_class, clean_text, unusual_characters, whitespace
 from .values import parse_figures, parse_leak, parse_no, parse_office, parse_phone
 
 REQUIRED = ("no", "dates", "office", "summary", "leak", "category")
@@ -42,7 +43,7 @@ FREE_TEXT = ("category", "summary", "response", "measures")  # checked for chara
 def patterns() -> dict[str, str]:
     """RE2 character classes derived from Python's own definitions, so that they cannot
     drift apart: str.isspace (what strip() and \\s take away) and text.HIDDEN_RANGES."""
-    spaces = [chr(c) for c in range(0x110000) if chr(c).isspace()]
+    spaces = whitespace()
     return {
         "blank": f"^{char_class(spaces)}*$",  # what str.strip() leaves empty
         "odd_space": char_class(c for c in spaces if c not in " \t"),  # line breaks, U+3000, NBSP ...
@@ -97,6 +98,15 @@ def _distinct(column: pa.Array, parser: Callable[[str], Any], memo: Memo) -> lis
     """parser(text) for each row, each distinct text parsed once (a ValueProblem when it fails)."""
     encoded = pc.dictionary_encode(column)
     parsed = [memo.call(parser, text) for text in encoded.dictionary.to_pylist()]
+    return [parsed[i] for i in encoded.indices.to_numpy(zero_copy_only=False).tolist()]
+
+
+def _figures(blocks: pa.Array, memo: Memo) -> list[Any]:
+    """parse_figures of each block, each distinct one once: read in Arrow where
+    arrow_figures proves the result, else by parse_figures (a ValueProblem where it fails)."""
+    encoded = pc.dictionary_encode(blocks)
+    texts = encoded.dictionary.to_pylist()
+    parsed = [found if found is not None else memo.call(parse_figures, text) for found, text in zip(parse_blocks(texts), texts)]
     return [parsed[i] for i in encoded.indices.to_numpy(zero_copy_only=False).tolist()]
 
 
@@ -195,7 +205,7 @@ def vouch(rows: Sequence[RawRow], memo: Memo) -> tuple[np.ndarray, ValueColumns]
     block = pc.fill_null(block_split.field("block"), "")
     has_block = _flags(block_split.is_valid()) & _matches(block, "[0-9:０-９：]")
     summary = pc.if_else(pa.array(has_block), block_split.field("body"), summary_text)
-    figures = _distinct(block, parse_figures, memo)
+    figures = _figures(block, memo)
     bad |= _failed(figures) & has_block
 
     # blank (all whitespace) where it trims to nothing: the only whitespace left is spaces and tabs

@@ -9,6 +9,7 @@ Free text (summary, measures) keeps the characters the clerk wrote.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from collections.abc import Iterable
 
 _FULLWIDTH = {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)}
@@ -44,6 +45,13 @@ def folds_into(chars: str) -> set[str]:
     """Every character fold_number turns into one of `chars`, those included."""
     folding = {chr(k) for k in _FOLD} | {chr(k) for k in _NUMBER}
     return set(chars) | {c for c in folding if fold_number(c) in chars}
+
+
+@lru_cache(maxsize=1)
+def whitespace() -> tuple[str, ...]:
+    """Every character str.isspace() holds for (what strip() and re's \\s take), found in
+    one pass of re over every code point instead of a million calls."""
+    return tuple(re.findall(r"\s", "".join(map(chr, range(0x110000)))))
 
 
 def char_class(chars: Iterable[str], negate: bool = False) -> str:
