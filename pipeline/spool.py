@@ -111,10 +111,13 @@ def write_chunk(folder: Path, name: object, tables: dict[str, pa.Table]) -> None
 
 
 def contact_phones(incidents: pa.Table) -> dict[str, set[str]]:
-    """Each file's contact phones, from incidents with their sources."""
-    pairs = incidents.group_by(["_source_file", "contact_phone"]).aggregate([])
+    """Each file's contact phones, from incidents with their sources: the distinct pairs
+    found by Arrow (a phone never holds a line break; group_by would load Arrow's query
+    engine, 0.3 s in each worker process)."""
+    pairs = pc.unique(pc.drop_null(pc.binary_join_element_wise(incidents["_source_file"], incidents["contact_phone"], "\n")))
     phones: dict[str, set[str]] = {}
-    for file, phone in zip(pairs.column("_source_file").to_pylist(), pairs.column("contact_phone").to_pylist()):
+    for pair in pairs.to_pylist():
+        file, phone = pair.rsplit("\n", 1)
         if phone:
             phones.setdefault(file, set()).add(phone)
     return phones
