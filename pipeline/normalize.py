@@ -114,7 +114,7 @@ class Normalized:
     headers: dict[str, dict[str, str]] = field(default_factory=dict)  # file -> column key -> header text
     rows_read: int = 0
     rows_rejected: int = 0
-    arrow: Rows | Spilled | None = None  # the records as Arrow instead, as a worker sends them (or spools them itself)
+    arrow: Rows | Spilled | None = None  # the records as Arrow instead: in memory, or in a pack or chunk (process._placed)
 
     def add(self, table: str, record: Record, source: Source) -> None:
         columns = self.columns[table]

@@ -21,6 +21,7 @@ import json
 import os
 import pickle
 import sqlite3
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -42,7 +43,7 @@ from .writers import sha256_of
 
 Progress = Callable[["Processed"], None]
 BATCH_BYTES = 8 << 20  # a batch's raw text at most (about 14,000 incidents): a worker's memory follows it
-BACKLOG = 2048  # results held in the parent waiting for an earlier one: cached ones carry their records
+BACKLOG = 2048  # results held in the parent waiting for an earlier one
 
 
 @dataclass
@@ -87,45 +88,100 @@ PACKS = "packs"  # the cache's subfolder of batch packs: a batch's records, whic
 INDEX = "index.sqlite"  # the cache's results, by key: one file, not one per report (creating those cost 0.4 ms each)
 
 
-def open_index(cache_dir: Path | None) -> sqlite3.Connection | None:
-    """The cache's index of results, made when missing; None when the cache folder cannot
-    be used (the cache is optional). An index that is not a database any more (damaged)
-    is started afresh: every report is then parsed again."""
-    if cache_dir is None:
-        return None
-    path = cache_dir / INDEX
+@dataclass
+class CacheIndex:
+    """The cache's index of results (one SQLite table), open for a run. Anything wrong with
+    it turns the cache off for the rest of the run (`connection` None): the build goes on
+    uncached and writes no packs nobody would find. An index found damaged is removed, so
+    that the next run starts it afresh; one busy or read-only is left as it is."""
+
+    path: Path
+    connection: sqlite3.Connection | None = None
+
+    def get(self, key: str) -> bytes | None:
+        if self.connection is None:
+            return None
+        try:
+            row = self.connection.execute("SELECT payload FROM results WHERE key = ?", (key,)).fetchone()
+        except sqlite3.Error as exc:
+            self._fail(exc)
+            return None
+        return row[0] if row is not None and isinstance(row[0], bytes) else None
+
+    def put(self, entries: list[tuple[str, bytes]]) -> None:
+        """A batch's pickled results, each after its sha256, in one transaction."""
+        if self.connection is None or not entries:
+            return
+        try:
+            with self.connection:
+                self.connection.executemany("INSERT OR REPLACE INTO results VALUES (?, ?)",
+                                            [(key, hashlib.sha256(payload).digest() + payload) for key, payload in entries])
+        except sqlite3.Error as exc:
+            self._fail(exc)
+
+    def _fail(self, exc: sqlite3.Error) -> None:
+        self.close()
+        if not isinstance(exc, sqlite3.OperationalError):  # "malformed", "not a database": damaged
+            _remove_index(self.path)
+
+    def close(self) -> None:
+        if self.connection is not None:
+            self.connection.close()
+            self.connection = None
+
+
+def _remove_index(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+
+
+def open_index(cache_dir: Path) -> CacheIndex:
+    """The cache's index of results, made when missing; with no connection when it cannot
+    be used here (the cache is optional). An index that is not a database (damaged) is
+    started afresh: every report is then parsed again."""
+    index = CacheIndex(cache_dir / INDEX)
     for _ in range(2):
         try:
             cache_dir.mkdir(parents=True, exist_ok=True)
-            index = sqlite3.connect(path, timeout=600)
-            index.execute("PRAGMA journal_mode=WAL")
-            index.execute("PRAGMA synchronous=NORMAL")  # a cache: a torn write is found by each entry's sha256
-            index.execute("CREATE TABLE IF NOT EXISTS results (key TEXT PRIMARY KEY, payload BLOB NOT NULL)")
+            index.connection = sqlite3.connect(index.path, timeout=10)
+            _wal(index.connection)
+            index.connection.execute("PRAGMA synchronous=NORMAL")  # a cache: a torn write is found by each entry's sha256
+            index.connection.execute("CREATE TABLE IF NOT EXISTS results (key TEXT PRIMARY KEY, payload BLOB NOT NULL)")
+            index.connection.execute("SELECT key FROM results LIMIT 1").fetchall()
             return index
-        except sqlite3.OperationalError:  # cannot be opened or written here
-            return None
+        except sqlite3.OperationalError:  # cannot be opened or written here, or held by another run too long
+            index.close()
+            return index
         except sqlite3.DatabaseError:  # "file is not a database"
-            with contextlib.suppress(OSError):
-                for suffix in ("", "-wal", "-shm"):
-                    Path(f"{path}{suffix}").unlink(missing_ok=True)
+            index.close()
+            _remove_index(index.path)
         except OSError:
-            return None
-    return None
+            index.close()
+            return index
+    return index
 
 
-def _cached(index: sqlite3.Connection | None, cache_dir: Path | None, key: str, packs: dict[str, bool]) -> Processed | None:
+def _wal(connection: sqlite3.Connection) -> None:
+    """Write-ahead logging, so that runs can read while one writes. Turning it on ignores
+    the busy timeout: two runs making the index at once may find it locked for a moment."""
+    for attempt in range(50):
+        try:
+            connection.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError:
+            if attempt == 49:
+                raise
+            time.sleep(0.1)
+
+
+def _cached(index: CacheIndex | None, cache_dir: Path | None, key: str, packs: dict[str, bool]) -> Processed | None:
     """The stored result, or None when there is none or it is damaged in any way: each
     entry starts with the sha256 of the rest, checked before anything is unpickled, and
     the pack its records are in is checked once a run (`packs`: pack -> intact)."""
-    if index is None or cache_dir is None:
+    blob = index.get(key) if index is not None and cache_dir is not None else None
+    if blob is None:
         return None
-    try:
-        row = index.execute("SELECT payload FROM results WHERE key = ?", (key,)).fetchone()
-    except sqlite3.Error:
-        return None
-    if row is None or not isinstance(row[0], bytes):
-        return None
-    blob = row[0]
     digest, payload = blob[:32], blob[32:]
     if hashlib.sha256(payload).digest() != digest:
         return None
@@ -170,17 +226,6 @@ def _packed(cache_dir: Path, tables: dict[str, pa.Table]) -> str | None:
     except OSError:
         return None
     return pack
-
-
-def _store(index: sqlite3.Connection | None, entries: list[tuple[str, bytes]]) -> None:
-    """Keep a batch's pickled results for next time, each after its sha256, in one
-    transaction; the cache is optional, so a failure to write is ignored."""
-    if index is None or not entries:
-        return
-    with contextlib.suppress(sqlite3.Error):
-        with index:
-            index.executemany("INSERT OR REPLACE INTO results VALUES (?, ?)",
-                              [(key, hashlib.sha256(payload).digest() + payload) for key, payload in entries])
 
 
 @dataclass(frozen=True)
@@ -265,7 +310,7 @@ def parse_batch(jobs: list[Job], spool: Path | None = None) -> Placed:
 def _parse_for_parent(jobs: list[Job], spool: Path | None = None) -> bytes:
     """parse_batch in a worker, sent back in one payload: the results without their
     records, which it wrote itself (they never pass through the parent), and the cache
-    entries; with neither cache nor spool, the batch's tables come in the payload."""
+    entries; when they could be written nowhere, the batch's tables come in the payload."""
     return pickle.dumps(_placed(*_parse(jobs), jobs, spool), protocol=pickle.HIGHEST_PROTOCOL)
 
 
@@ -339,7 +384,7 @@ def iter_processed(inputs: list[Input], config: Config, encoding: str | None = N
     emitted = 0  # results yielded so far
     held = 0  # results done (cached, or back from a batch) and not yet yielded
     with contextlib.ExitStack() as stack:
-        results_index = open_index(cache_dir)
+        results_index = open_index(cache_dir) if cache_dir is not None else None
         if results_index is not None:
             stack.callback(results_index.close)
         pool: ProcessPoolExecutor | None = None
@@ -378,7 +423,8 @@ def iter_processed(inputs: list[Input], config: Config, encoding: str | None = N
                 yield done  # type: ignore[misc]
 
         for item in inputs:
-            prepared = prepare(item, config, encoding, cache_dir, profiles, settings)
+            caching = cache_dir if results_index is not None and results_index.connection is not None else None  # else no packs
+            prepared = prepare(item, config, encoding, caching, profiles, settings)
             hit = _cached(results_index, cache_dir, prepared.key, packs) if isinstance(prepared, Job) and prepared.key else None
             if isinstance(prepared, Processed) or hit is not None:
                 done = prepared if isinstance(prepared, Processed) else hit
@@ -402,12 +448,13 @@ def iter_processed(inputs: list[Input], config: Config, encoding: str | None = N
 
 
 def _collect(positions: list[int], work: Future[bytes] | list[Job], used: list[Profile], results: list[Processed | None],
-             progress: Progress | None, spool: Path | None, index: sqlite3.Connection | None) -> None:
+             progress: Progress | None, spool: Path | None, index: CacheIndex | None) -> None:
     """A batch's results into their places, from a worker or parsed here, each report with
     the profile it was read with (this process's own: not a copy per report, which came
     to about 3 KB a report); its cache entries into the index."""
     placed = parse_batch(work, spool) if isinstance(work, list) else _attached(pickle.loads(work.result()))
-    _store(index, placed.entries)
+    if index is not None:
+        index.put(placed.entries)
     for at, profile, result in zip(positions, used, placed.results):
         if result.report is not None:
             result.report = replace(result.report, profile=profile)

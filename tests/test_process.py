@@ -147,6 +147,37 @@ def test_a_damaged_cache_pack_is_parsed_again(archive: Path, tmp_path: Path, con
     assert outcome.tables["incidents"] == expected
 
 
+def test_an_index_damaged_inside_is_started_afresh(tmp_path: Path, config: Config) -> None:
+    """Damage that shows only when the results are read (a page of the table overwritten)
+    turns the cache off for the run, and the next run starts the index again."""
+    from benchmarks.generate import generate
+
+    generate(tmp_path / "raw", 600, municipalities=3, years=2, workers=1)
+    cache = tmp_path / "cache"
+    expected = check([tmp_path / "raw"], config, Options(cache_dir=cache)).tables["incidents"]
+    index = cache / process.INDEX
+    data = bytearray(index.read_bytes())
+    assert len(data) > 3 * 4096
+    data[4096 : 3 * 4096] = b"\xff" * (2 * 4096)
+    index.write_bytes(bytes(data))
+    cached = []
+    for _ in range(2):  # damaged: found out, parsed again and the index started afresh; then used
+        seen: list[process.Processed] = []
+        outcome = check([tmp_path / "raw"], config, Options(cache_dir=cache, progress=seen.append))
+        assert outcome.ok and outcome.tables["incidents"] == expected
+        cached.append([p.cached for p in seen if p.report is not None])
+    assert not any(cached[0]) and all(cached[1])
+
+
+def test_no_packs_are_written_when_the_index_cannot_be_used(archive: Path, tmp_path: Path, config: Config) -> None:
+    """Packs nobody could find again would only fill the disk."""
+    cache = tmp_path / "cache"
+    (cache / process.INDEX).mkdir(parents=True)  # a folder where the index would be
+    outcome = check([archive], config, Options(cache_dir=cache))
+    assert outcome.ok
+    assert not (cache / process.PACKS).exists()
+
+
 def test_a_moved_cache_is_still_used(archive: Path, tmp_path: Path, config: Config) -> None:
     """Entries name their pack within the cache, not by where the cache was."""
     expected = check([archive], config, Options(cache_dir=tmp_path / "cache")).tables["incidents"]
@@ -288,3 +319,26 @@ def test_cached_results_do_not_pile_up_behind_a_report_being_parsed(tmp_path: Pa
     assert len(held) == len(inputs) == 64
     assert [p.name for p in told if not p.cached] == [inputs[0].name]
     assert max(held) <= 5 + 2  # without the bound: 63, every other report
+
+
+@pytest.mark.parametrize("error", ["malformed", "locked"])
+def test_an_index_that_fails_during_a_run_turns_the_cache_off(tmp_path: Path, error: str) -> None:
+    """Damage found while reading turns the cache off and removes the index; a busy index
+    turns it off and is left alone."""
+    import sqlite3
+
+    index = process.open_index(tmp_path)
+    assert index.connection is not None and index.path.exists()
+    index.connection.close()
+
+    class Failing:
+        def execute(self, *args: object) -> None:
+            raise (sqlite3.DatabaseError if error == "malformed" else sqlite3.OperationalError)(error)
+
+        def close(self) -> None:
+            pass
+
+    index.connection = Failing()  # type: ignore[assignment]
+    assert index.get("a key") is None
+    assert index.connection is None
+    assert index.path.exists() == (error == "locked")
