@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from pipeline import cache as cache_store
 from pipeline import process
 from pipeline.build import Options, build, check
 from pipeline.config import Config
@@ -104,8 +105,8 @@ def test_a_damaged_cache_entry_is_parsed_again(archive: Path, tmp_path: Path, co
     expected = check([archive], config, Options(cache_dir=cache)).tables["incidents"]
     rng = random.Random(damage)
     if damage == "not-a-database":
-        (cache / process.INDEX).write_bytes(b"not a database" * 100)
-    with contextlib.closing(sqlite3.connect(cache / process.INDEX)) as index, index:
+        (cache / cache_store.INDEX).write_bytes(b"not a database" * 100)
+    with contextlib.closing(sqlite3.connect(cache / cache_store.INDEX)) as index, index:
         if damage != "not-a-database":
             for key, payload in index.execute("SELECT key, payload FROM results").fetchall():
                 data = bytearray(payload)
@@ -129,7 +130,7 @@ def test_a_damaged_cache_pack_is_parsed_again(archive: Path, tmp_path: Path, con
     file was changed or lost is not used, and its reports are parsed again."""
     cache = tmp_path / "cache"
     expected = check([archive], config, Options(cache_dir=cache)).tables["incidents"]
-    packs = sorted((cache / process.PACKS).glob("*.sha256"))
+    packs = sorted((cache / cache_store.PACKS).glob("*.sha256"))
     assert packs
     for sums in packs:
         incidents = Path(str(sums).removesuffix(".sha256") + "-incidents.arrow")
@@ -155,7 +156,7 @@ def test_an_index_damaged_inside_is_started_afresh(tmp_path: Path, config: Confi
     generate(tmp_path / "raw", 600, municipalities=3, years=2, workers=1)
     cache = tmp_path / "cache"
     expected = check([tmp_path / "raw"], config, Options(cache_dir=cache)).tables["incidents"]
-    index = cache / process.INDEX
+    index = cache / cache_store.INDEX
     data = bytearray(index.read_bytes())
     assert len(data) > 3 * 4096
     data[4096 : 3 * 4096] = b"\xff" * (2 * 4096)
@@ -172,10 +173,10 @@ def test_an_index_damaged_inside_is_started_afresh(tmp_path: Path, config: Confi
 def test_no_packs_are_written_when_the_index_cannot_be_used(archive: Path, tmp_path: Path, config: Config) -> None:
     """Packs nobody could find again would only fill the disk."""
     cache = tmp_path / "cache"
-    (cache / process.INDEX).mkdir(parents=True)  # a folder where the index would be
+    (cache / cache_store.INDEX).mkdir(parents=True)  # a folder where the index would be
     outcome = check([archive], config, Options(cache_dir=cache))
     assert outcome.ok
-    assert not (cache / process.PACKS).exists()
+    assert not (cache / cache_store.PACKS).exists()
 
 
 def test_a_moved_cache_is_still_used(archive: Path, tmp_path: Path, config: Config) -> None:
@@ -327,7 +328,7 @@ def test_an_index_that_fails_during_a_run_turns_the_cache_off(tmp_path: Path, er
     turns it off and is left alone."""
     import sqlite3
 
-    index = process.open_index(tmp_path)
+    index = cache_store.open_index(tmp_path)
     assert index.connection is not None and index.path.exists()
     index.connection.close()
 

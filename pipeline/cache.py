@@ -1,0 +1,143 @@
+"""The cache's storage: an index of results by key (one SQLite table) and packs of records.
+
+A report's result is kept under its cache key (process.cache_key) as an entry of
+one SQLite table (`sqlite3`: one small file a report cost 0.4 ms each to create),
+and its records are rows of a pack: the Arrow IPC files a batch's records were
+written to where it was parsed, with the sha256 of each beside them. An entry
+points into its pack; a pack is checked against its sums before it is used.
+The cache is optional: anything wrong with it turns it off for the run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import sqlite3
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow as pa
+
+from .schema import TABLES
+from .spool import write_chunk
+from .writers import sha256_of
+
+PACKS = "packs"  # the cache's subfolder of batch packs: a batch's records, which its reports' entries point into
+INDEX = "index.sqlite"  # the cache's results, by key: one file, not one per report (creating those cost 0.4 ms each)
+
+
+@dataclass
+class CacheIndex:
+    """The cache's index of results (one SQLite table), open for a run. Anything wrong with
+    it turns the cache off for the rest of the run (`connection` None): the build goes on
+    uncached and writes no packs nobody would find. An index found damaged is removed, so
+    that the next run starts it afresh; one busy or read-only is left as it is."""
+
+    path: Path
+    connection: sqlite3.Connection | None = None
+
+    def get(self, key: str) -> bytes | None:
+        if self.connection is None:
+            return None
+        try:
+            row = self.connection.execute("SELECT payload FROM results WHERE key = ?", (key,)).fetchone()
+        except sqlite3.Error as exc:
+            self._fail(exc)
+            return None
+        return row[0] if row is not None and isinstance(row[0], bytes) else None
+
+    def put(self, entries: list[tuple[str, bytes]]) -> None:
+        """A batch's pickled results, each after its sha256, in one transaction."""
+        if self.connection is None or not entries:
+            return
+        try:
+            with self.connection:
+                self.connection.executemany("INSERT OR REPLACE INTO results VALUES (?, ?)",
+                                            [(key, hashlib.sha256(payload).digest() + payload) for key, payload in entries])
+        except sqlite3.Error as exc:
+            self._fail(exc)
+
+    def _fail(self, exc: sqlite3.Error) -> None:
+        self.close()
+        if not isinstance(exc, sqlite3.OperationalError):  # "malformed", "not a database": damaged
+            _remove_index(self.path)
+
+    def close(self) -> None:
+        if self.connection is not None:
+            self.connection.close()
+            self.connection = None
+
+
+def _remove_index(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+
+
+def open_index(cache_dir: Path) -> CacheIndex:
+    """The cache's index of results, made when missing; with no connection when it cannot
+    be used here (the cache is optional). An index that is not a database (damaged) is
+    started afresh: every report is then parsed again."""
+    index = CacheIndex(cache_dir / INDEX)
+    for _ in range(2):
+        try:
+            cache_dir.mkdir(parents=True, exist_ok=True)
+            index.connection = sqlite3.connect(index.path, timeout=10)
+            _wal(index.connection)
+            index.connection.execute("PRAGMA synchronous=NORMAL")  # a cache: a torn write is found by each entry's sha256
+            index.connection.execute("CREATE TABLE IF NOT EXISTS results (key TEXT PRIMARY KEY, payload BLOB NOT NULL)")
+            index.connection.execute("SELECT key FROM results LIMIT 1").fetchall()
+            return index
+        except sqlite3.OperationalError:  # cannot be opened or written here, or held by another run too long
+            index.close()
+            return index
+        except sqlite3.DatabaseError:  # "file is not a database"
+            index.close()
+            _remove_index(index.path)
+        except OSError:
+            index.close()
+            return index
+    return index
+
+
+def _wal(connection: sqlite3.Connection) -> None:
+    """Write-ahead logging, so that runs can read while one writes. Turning it on ignores
+    the busy timeout: two runs making the index at once may find it locked for a moment."""
+    for attempt in range(50):
+        try:
+            connection.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError:
+            if attempt == 49:
+                raise
+            time.sleep(0.1)
+
+
+def pack_intact(pack: str) -> bool:
+    """Whether a pack's files are the ones written: the sha256 of each, noted beside them."""
+    try:
+        sums = json.loads(Path(f"{pack}.sha256").read_text(encoding="utf-8"))
+        return all(sha256_of(Path(f"{pack}-{t}.arrow")) == sums[t] for t in TABLES)
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+
+
+def write_pack(cache_dir: Path, tables: dict[str, pa.Table]) -> str | None:
+    """The batch's records written as a pack in the cache, with the sha256 of its files;
+    its path (without "-table.arrow"), or None when the cache cannot be written."""
+    folder = cache_dir / PACKS
+    pack = str(folder / f"batch-{uuid.uuid4().hex}")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        write_chunk(folder, Path(pack).name, tables)
+        sums = {t: sha256_of(Path(f"{pack}-{t}.arrow")) for t in TABLES}
+        temporary = Path(f"{pack}.sha256.tmp")
+        temporary.write_text(json.dumps(sums), encoding="utf-8")
+        os.replace(temporary, f"{pack}.sha256")  # last: a pack without it is never used
+    except OSError:
+        return None
+    return pack
