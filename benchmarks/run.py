@@ -41,7 +41,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 SIZES = {"10k": 10_000, "100k": 100_000, "1m": 1_000_000, "10m": 10_000_000}
-ROWS = ["read + normalize", "spool: write chunks", "select", "spool: read parts",
+ROWS = ["read + normalize", "select", "spool: read parts",
         "check (checks ∥ privacy scan)", "· to_tables", "· checks + rules", "· privacy scan", "write", "· csv", "· parquet", "· json", "landing digest", "metadata + portal files",
         "· datapackage.json", "· portal (DCAT, CKAN, landing)", "publish (fsync+swap)", "other (between stages)"]
 
@@ -99,7 +99,6 @@ class Clock:
 # (label, module, attribute): each is wrapped in the child; labels starting with "· " are parts of the stage above
 TIMED = [
     ("read + normalize", "build", "iter_processed"),  # time inside it; spooling the results is timed apart
-    ("spool: write chunks", "spool", "Spool.close_chunk"),
     ("select", "build", "select_reports"),
     ("spool: read parts", "spool", "Spool.read"),
     ("check (checks ∥ privacy scan)", "build", "validate_all"),
@@ -118,7 +117,7 @@ TIMED = [
     ("· portal (DCAT, CKAN, landing)", "landing", "write_landing_page"),
     ("publish (fsync+swap)", "publish", "swap_in"),
 ]
-TOP = ["read + normalize", "spool: write chunks", "select", "spool: read parts", "check (checks ∥ privacy scan)",
+TOP = ["read + normalize", "select", "spool: read parts", "check (checks ∥ privacy scan)",
        "write", "landing digest", "metadata + portal files", "publish (fsync+swap)"]
 
 

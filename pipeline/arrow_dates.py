@@ -26,7 +26,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .dates import _DATE, _ERA_BY_NAME, ERAS, RANGE_SEPARATORS, UNKNOWN_WORDS, _era_end
-from .text import char_class, fold_width
+from .text import char_class, whitespace, width_folds
 
 _EPOCH = date(1970, 1, 1)
 _ALIASES = sorted(_ERA_BY_NAME)  # every way an era is written, for pc.index_in
@@ -59,12 +59,8 @@ def _syntax() -> _Syntax:
     """Derived from the Python definitions, so the two cannot drift apart: the spaces are
     what `\\s` (and str.strip) take, the date is dates._DATE itself, and the characters
     folded are those fold_width changes."""
-    codes = np.arange(0x110000, dtype="<u4")
-    every = codes.tobytes().decode("utf-32-le", "surrogatepass")  # every character, in one string
-    spaces = re.findall(r"\s", every)
-    whole = np.frombuffer(fold_width(every).encode("utf-32-le", "surrogatepass"), "<u4")
-    differ = codes != whole if len(whole) == len(codes) else np.ones(len(codes), bool)  # else check them all
-    changed = {c: f for c in map(chr, np.flatnonzero(differ).tolist()) if (f := fold_width(c)) != c}
+    spaces = whitespace()
+    changed = width_folds()
     used = set("".join(_ALIASES) + "".join(UNKNOWN_WORDS) + RANGE_SEPARATORS + "0123456789()./-年月日元" + "".join(spaces))
     folds = {c: f for c, f in changed.items() if set(f) <= used}
     assert not any(set(f) & changed.keys() for f in folds.values()), "a folded character folds again"

@@ -18,7 +18,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .text import _FOLD, char_class, whitespace
+from .text import char_class, whitespace, width_folds
 from .values import _FIGURE, MAX_DIGITS, Figure
 
 # what fold_width changes that figures use, folded here as it folds them
@@ -31,7 +31,7 @@ def _patterns() -> tuple[str, str]:
     changes, or whitespace other than a space or a tab (refused); and the token, which is
     values._FIGURE anchored (tokens hold no whitespace, so its \\s matches nothing in
     either engine)."""
-    others = [chr(code) for code in _FOLD if chr(code) not in FOLDED]
+    others = [c for c in width_folds() if c not in FOLDED]
     refused = char_class([*others, *(c for c in whitespace() if c not in " \t")])
     return refused, f"^(?:{_FIGURE.pattern})$"
 

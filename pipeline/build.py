@@ -227,7 +227,6 @@ def _run(paths: list[Path], config: Config, options: Options, sink: Sink, keep_g
         for p in errors_in(outcome.problems):
             known.setdefault(p.file, []).append(p)
         outcome.kept_clean = keep_going
-        spool.close_chunk()
         dropped = {p.file for p in errors_in(outcome.problems) if p.row is None} if keep_going else set()
         office = privacy.office_numbers(set().union(*(spool.phones.get(r.file, set()) for r in selection.reports
                                                       if r.file not in dropped)))

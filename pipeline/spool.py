@@ -6,9 +6,8 @@ of reports is parsed, its records are written as Arrow IPC files, one per
 table, with their rows' sources (file, line, No.) as three more columns — a
 pack of the cache, or a chunk in the spool's folder (process._placed) — and
 each report says where its rows are (`Spilled`). Records that come in memory
-instead are folded in, in input order, into chunks of about `chunk_incidents`
-incidents, written to the spool's folder the same way. Only where each
-report's rows lie is kept in memory.
+instead (a caller's own) are written to the spool's folder the same way, a
+report at a time. Only where each report's rows lie is kept in memory.
 
 Once every report is read and the published ones are chosen, `parts` hands
 them back in publishing order — sorted by report_id, which begins every
@@ -33,7 +32,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .errors import Problem
-from .normalize import Normalized, Rows, Source
+from .normalize import Normalized, Source
 from .readers import RawReport
 from .schema import TABLES, TableSchema, typed_table
 
@@ -96,7 +95,7 @@ class SourceColumns(Sequence[Source]):
 class Place:
     """Where one report's rows are: a chunk, and per table the first row and how many."""
 
-    chunk: int | str  # the spool's own chunks are numbered; another's files are named by path (Spilled)
+    chunk: str  # the files' path without "-table.arrow" (Spilled)
     spans: dict[str, tuple[int, int]]
     report_id: str
     incidents: int
@@ -155,10 +154,6 @@ class Spool:
     kept: dict[int, Kept] = field(default_factory=dict)  # id(report) -> its problems and counts
     headers: dict[str, dict[str, str]] = field(default_factory=dict)  # file -> column key -> header text
     phones: dict[str, set[str]] = field(default_factory=dict)  # file -> its contact phones (the privacy scan's office numbers)
-    chunks: int = 0  # chunks written
-    _pending: list[Rows] = field(default_factory=list)  # the open chunk's rows, in order
-    _rows: dict[str, int] = field(default_factory=lambda: {t: 0 for t in TABLES})  # rows in the open chunk
-    _incidents: int = 0
 
     def __enter__(self) -> Spool:
         return self
@@ -170,52 +165,28 @@ class Spool:
         """One report's records and what its result says, in input order."""
         self.kept[id(report)] = Kept(part.problems, part.rows_read, part.rows_rejected)
         self.headers.update(part.headers)
-        rows = part.arrow
-        if isinstance(rows, Spilled):  # in a chunk of its own already
-            self.places[id(report)] = Place(rows.chunk, rows.spans, rows.report_id, rows.spans["incidents"][1])
-            if rows.phones:
-                self.phones.setdefault(report.file, set()).update(rows.phones)
-            return
-        if rows is None:  # records as lists (normalize_report's own result): typed here
+        rows = part.arrow if isinstance(part.arrow, Spilled) else self._spilled(report, part)
+        self.places[id(report)] = Place(rows.chunk, rows.spans, rows.report_id, rows.spans["incidents"][1])
+        if rows.phones:
+            self.phones.setdefault(report.file, set()).update(rows.phones)
+
+    def _spilled(self, report: RawReport, part: Normalized) -> Spilled:
+        """Records that came in memory (a caller's own, not process._placed's), written as a
+        chunk of their own, so that every report's rows are read back one way."""
+        if part.arrow is None:  # lists, as normalize_report gives them
             tables = {t: with_sources(typed_table(part.columns[t], len(part.sources[t]), self.schemas[t]), part.sources[t]) for t in TABLES}
-            rows = Rows(tables, {t: (0, tables[t].num_rows) for t in TABLES})
-        counts = {t: rows.spans[t][1] for t in TABLES}
-        report_id = rows.tables["reports"]["report_id"][rows.spans["reports"][0]].as_py() if counts["reports"] else ""
-        self._pending_rows(rows)
-        self.places[id(report)] = Place(self.chunks, {t: (self._rows[t], counts[t]) for t in TABLES}, report_id or "", counts["incidents"])
-        for t in TABLES:
-            self._rows[t] += counts[t]
-        self._incidents += counts["incidents"]
-        if self._incidents >= self.chunk_incidents:
-            self.close_chunk()
-
-    def _pending_rows(self, rows: Rows) -> None:
-        """Rows right after the last ones of the same batch lengthen them: a batch's reports
-        go into the chunk in one piece, not sliced a report at a time."""
-        if self._pending:
-            last = self._pending[-1]
-            if last.tables is rows.tables and all(sum(last.spans[t]) == rows.spans[t][0] for t in TABLES):
-                self._pending[-1] = Rows(rows.tables, {t: (last.spans[t][0], last.spans[t][1] + rows.spans[t][1]) for t in TABLES})
-                return
-        self._pending.append(rows)
-
-    def close_chunk(self) -> None:
-        """Write the open chunk, a file per table; nothing when it is empty."""
-        if not self._pending:
-            return
-        tables = {t: pa.concat_tables([p.table(t) for p in self._pending]) for t in TABLES}
-        for file, phones in contact_phones(tables["incidents"]).items():
-            self.phones.setdefault(file, set()).update(phones)
-        write_chunk(self.folder, self.chunks, tables)
-        self.chunks += 1
-        self._pending, self._incidents = [], 0
-        self._rows = {t: 0 for t in TABLES}
+        else:
+            tables = {t: part.arrow.table(t) for t in TABLES}  # type: ignore[union-attr]
+        chunk = str(self.folder / f"report-{len(self.places)}")
+        write_chunk(self.folder, Path(chunk).name, tables)
+        ids = tables["reports"]["report_id"].to_pylist()
+        return Spilled(chunk, {t: (0, tables[t].num_rows) for t in TABLES}, (ids[0] or "") if ids else "",
+                       frozenset(contact_phones(tables["incidents"]).get(report.file, ())))
 
     def parts(self, reports: list[RawReport]) -> Iterator[tuple[list[RawReport], Normalized]]:
         """`reports` in publishing order, a part of whole reports at a time (at least one
         report, about chunk_incidents incidents), each with its records: Arrow columns,
         sources as SourceColumns, no problems (those are in `kept`)."""
-        self.close_chunk()
         ordered = sorted(reports, key=lambda r: (self.places[id(r)].report_id, r.file))
         group: list[RawReport] = []
         incidents = 0
@@ -231,7 +202,7 @@ class Spool:
     def read(self, reports: list[RawReport]) -> Normalized:
         """The records of `reports`, in that order, copied out of the chunk files."""
         out = Normalized(headers={r.file: self.headers[r.file] for r in reports if r.file in self.headers})
-        mapped: dict[tuple[int | str, str], pa.RecordBatch] = {}
+        mapped: dict[tuple[str, str], pa.RecordBatch] = {}
         for t in TABLES:
             runs: list[list[Any]] = []  # [chunk, first row, rows]: a report right after the one before lengthens its run
             for report in reports:
@@ -247,8 +218,7 @@ class Spool:
             for chunk, start, rows in runs:
                 key = (chunk, t)
                 if key not in mapped:
-                    path = f"{chunk}-{t}.arrow" if isinstance(chunk, str) else str(self.folder / f"{chunk}-{t}.arrow")
-                    mapped[key] = pa.ipc.open_file(pa.memory_map(path)).get_batch(0)
+                    mapped[key] = pa.ipc.open_file(pa.memory_map(f"{chunk}-{t}.arrow")).get_batch(0)
                 slices.append(mapped[key].slice(start, rows))
             table = pa.Table.from_batches(slices, schema=spool_schema(self.schemas[t]))
             table = table.take(np.arange(table.num_rows)).combine_chunks()  # copied, so that no map outlives the part

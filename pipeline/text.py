@@ -54,6 +54,11 @@ def whitespace() -> tuple[str, ...]:
     return tuple(re.findall(r"\s", "".join(map(chr, range(0x110000)))))
 
 
+def width_folds() -> dict[str, str]:
+    """Every character fold_width changes, and what it becomes."""
+    return {chr(code): folded for code, folded in _FOLD.items() if folded != chr(code)}
+
+
 def char_class(chars: Iterable[str], negate: bool = False) -> str:
     """An RE2 character class of the characters, as ranges of code points."""
     ranges: list[tuple[int, int]] = []

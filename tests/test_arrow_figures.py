@@ -75,3 +75,10 @@ def test_whitespace_is_what_isspace_holds_for() -> None:
     from pipeline.text import whitespace
 
     assert whitespace() == tuple(c for c in map(chr, range(0x110000)) if c.isspace())
+
+
+def test_width_folds_are_what_fold_width_changes() -> None:
+    from pipeline.text import fold_width, width_folds
+
+    changed = {c: fold_width(c) for c in map(chr, range(0x110000)) if fold_width(c) != c}
+    assert width_folds() == changed

@@ -174,3 +174,28 @@ def test_a_build_holds_the_lock_while_it_reads_and_cleans_a_killed_runs_spool(
     assert build([raw], config, target, Options(part_incidents=100)).published
     assert busy == [True]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["target"]
+
+
+def test_records_handed_to_the_spool_in_memory_come_back_the_same(config: Config) -> None:
+    """A caller's own records (lists, as normalize_report gives them) are written as a chunk
+    of their own and read back as the part's tables, with their sources and phones."""
+    from pipeline.normalize import normalize_report
+    from pipeline.readers import read_report
+    from pipeline.schema import TABLES, load_schemas, typed_table
+    from pipeline.spool import Spool
+
+    from .conftest import SEED
+
+    report = read_report(SEED, config.profile)
+    normalized = normalize_report(report, config.municipality_of(report.profile))
+    schemas = load_schemas()
+    with Spool(schemas) as spool:
+        spool.add(report, normalized)
+        [(reports, part)] = list(spool.parts([report]))
+        assert reports == [report]
+        for t in TABLES:
+            expected = typed_table(normalized.columns[t], len(normalized.sources[t]), schemas[t])
+            assert {n: part.columns[t][n].to_pylist() for n in expected.column_names} == expected.to_pydict()
+            assert list(part.sources[t]) == normalized.sources[t]
+        assert spool.phones[report.file] == {p for p in normalized.columns["incidents"]["contact_phone"] if p}
+    assert not spool.folder.exists()
