@@ -122,7 +122,7 @@ def text_grid(text: str) -> Grid:
     if '"' not in text and max(map(len, lines), default=0) <= csv.field_size_limit():
         # no quoting: each line is a row, as csv_grid would read it (which refuses a cell over
         # the csv module's field size limit), only faster
-        return [(number, line.split(delimiter)) for number, line in enumerate(_LINE_END.split(text), 1)
+        return [(number, line.split(delimiter)) for number, line in enumerate(LINE_END.split(text), 1)
                 if line.replace(delimiter, " ").strip()]
     return csv_grid(text, delimiter)
 
@@ -142,7 +142,7 @@ def csv_grid(text: str, delimiter: str) -> Grid:
     return grid
 
 
-_LINE_END = re.compile("\r\n|\r|\n")  # what the csv module takes for the end of a line
+LINE_END = re.compile("\r\n|\r|\n")  # what the csv module takes for the end of a line
 
 
 class QuotingError(Exception):
@@ -154,7 +154,7 @@ class QuotingError(Exception):
 _TITLE_PERIOD = re.compile(r"【([^【】]*?月[^【】]*?)】")
 
 
-def _find_header(grid: Grid, profile: Profile) -> int | None:
+def find_header(grid: Grid, profile: Profile) -> int | None:
     for i, (_, cells) in enumerate(grid):
         keys = {profile.key_for_header(c) for c in cells}
         if sum(1 for k in profile.required if k in keys) >= 3:
@@ -172,16 +172,21 @@ class Parsed:
     problems: list[Problem]
 
 
-def parse_grid(grid: Grid, file: str, profile: Profile) -> Parsed:
-    """Title and period, the header matched by text, and the incident rows. A file-level
-    fault (no title, a missing column) raises ReadFailed; a ragged row is reported alone."""
-    if not grid:
-        raise ReadFailed([Problem("file-empty", file)])
-    header_at = _find_header(grid, profile)
-    if header_at is None:
-        expected = "、".join(profile.header_text(k) for k in profile.required)
-        raise ReadFailed([Problem("no-header", file, params={"expected": expected})])
-    data_rows = len(grid) - header_at - 1
+@dataclass(frozen=True)
+class Head:
+    """What comes before a report's rows: its title and period, and where its columns are."""
+
+    title: str
+    period: Period | None  # None only with a problem
+    headers: dict[str, str]  # profile key -> the header text as written
+    positions: dict[str, int]  # profile key -> its cell in a row, in the header's order
+    width: int  # cells in the header row
+    problems: list[Problem]  # each makes the file unreadable
+
+
+def parse_head(grid: Grid, header_at: int, file: str, profile: Profile) -> Head:
+    """The title and period from the rows above the header, and the header matched by text.
+    Only the rows up to the header are read, so a reader may pass the file's first lines."""
     problems: list[Problem] = []
     title, period = "", None
     for row_no, cells in grid[:header_at]:
@@ -211,8 +216,23 @@ def parse_grid(grid: Grid, file: str, profile: Profile) -> Parsed:
     for key in profile.required:
         if key not in positions:
             problems.append(Problem("missing-column", file, row=header_row, header=profile.header_text(key)))
+    return Head(title, period, headers, positions, len(header_cells), problems)
+
+
+def parse_grid(grid: Grid, file: str, profile: Profile) -> Parsed:
+    """Title and period, the header matched by text, and the incident rows. A file-level
+    fault (no title, a missing column) raises ReadFailed; a ragged row is reported alone."""
+    if not grid:
+        raise ReadFailed([Problem("file-empty", file)])
+    header_at = find_header(grid, profile)
+    if header_at is None:
+        expected = "、".join(profile.header_text(k) for k in profile.required)
+        raise ReadFailed([Problem("no-header", file, params={"expected": expected})])
+    data_rows = len(grid) - header_at - 1
+    head = parse_head(grid, header_at, file, profile)
+    problems, positions, headers, period, width = head.problems, head.positions, head.headers, head.period, head.width
     if not data_rows and not problems:
-        problems.append(Problem("no-rows", file, row=header_row))
+        problems.append(Problem("no-rows", file, row=grid[header_at][0]))
     if problems:
         raise ReadFailed(problems, rows=data_rows)
     assert period is not None
@@ -220,7 +240,6 @@ def parse_grid(grid: Grid, file: str, profile: Profile) -> Parsed:
     rows: list[RawRow] = []
     ragged: list[RawRow] = []
     row_problems: list[Problem] = []
-    width = len(header_cells)
     needed = max(positions.values(), default=0) + 1
     keys = list(positions)
     assert len(positions) > 1  # the required columns are there, so itemgetter gives a tuple
@@ -235,7 +254,7 @@ def parse_grid(grid: Grid, file: str, profile: Profile) -> Parsed:
             ragged.append(RawRow(row_no, {f"#{i + 1}": cell for i, cell in enumerate(cells)}))
             continue
         rows.append(RawRow(row_no, dict(zip(keys, picks(cells)))))  # every position is there: len(cells) >= needed
-    return Parsed(title, period, headers, rows, ragged, row_problems)
+    return Parsed(head.title, period, headers, rows, ragged, row_problems)
 
 
 def read_report(path: Path, profile: Profile, encoding: str | None = None, name: str | None = None) -> RawReport:
@@ -268,7 +287,12 @@ def read_report(path: Path, profile: Profile, encoding: str | None = None, name:
         reason = f"{suffix or 'files without an extension'} is not a report form this pipeline reads; use .txt, .tsv, .csv or .xlsx"
         raise unreadable(file, reason, f"{suffix or '拡張子のないファイル'} は読める報告の形式ではありません。.txt、.tsv、.csv、.xlsx にしてください")
     parsed = parse_grid(grid, file, profile)
-    marked = f"{parsed.title} {path.stem}"
-    correction = any(m in marked for m in CORRECTION_MARKS) and not any(m in marked for m in ORIGINAL_MARKS)
     return RawReport(file, hashlib.sha256(data).hexdigest(), len(data), parsed.title, parsed.period, parsed.headers,
-                     tuple(parsed.rows), profile, correction, tuple(parsed.ragged), tuple(parsed.problems), str(path), encoding)
+                     tuple(parsed.rows), profile, is_correction(parsed.title, path), tuple(parsed.ragged), tuple(parsed.problems),
+                     str(path), encoding)
+
+
+def is_correction(title: str, path: Path) -> bool:
+    """Marked 訂正版 in its title or file name (and not 訂正前): it replaces the period's report."""
+    marked = f"{title} {path.stem}"
+    return any(m in marked for m in CORRECTION_MARKS) and not any(m in marked for m in ORIGINAL_MARKS)
