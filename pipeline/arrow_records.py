@@ -22,6 +22,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from .arrow_reader import ReadCells
 from .columnar import BatchValues, read_batch
 from .config import Municipality
 from .normalize import Memo, Normalized, ValueColumns, report_id
@@ -83,7 +84,7 @@ def arrow_records(reports: Sequence[RawReport], municipalities: Sequence[Municip
     rid = each(ids_of, pa.string())
     no = pa.array(v.no, pa.int64())
     incident_id = pc.binary_join_element_wise(rid, pc.utf8_lpad(pc.cast(no, pa.string()), 3, "0"), "-")  # f"{no:03d}"
-    sources = (each([r.file for r in reports], pa.string()), pa.array(v.line, pa.int64()), pa.array(v.no_written, pa.string()))
+    sources = (each([r.file for r in reports], pa.string()), pa.array(v.line, pa.int64()), _arrow(v.no_written, pa.string()))
     sums_of: dict[int, Totals] = {}  # a figures list is shared by the rows with the same block
     none = totals([])
     sums = [none if not f else sums_of[id(f)] if id(f) in sums_of else sums_of.setdefault(id(f), totals(f)) for f in v.figures]
@@ -95,7 +96,7 @@ def arrow_records(reports: Sequence[RawReport], municipalities: Sequence[Municip
         "report_period_end": each([r.period.end for r in reports], pa.date32()),
         "report_no": no, "occurred_on": _arrow(v.occurred_on, pa.date32()),
         "occurred_until": _arrow(v.occurred_until, pa.date32()), "discovered_on": _arrow(v.discovered_on, pa.date32()),
-        "dates_as_written": pa.array(v.dates_written, pa.string()), "category": pa.array(v.category, pa.string()),
+        "dates_as_written": _arrow(v.dates_written, pa.string()), "category": pa.array(v.category, pa.string()),
         "department": pa.array([o.department for o in v.office], pa.string()),
         "division": pa.array([o.division for o in v.office], pa.string()),
         "summary": _arrow(v.summary, pa.string()),
@@ -155,11 +156,12 @@ def _pieces(values: list[Any] | pa.Array, ranges: list[tuple[int, int]]) -> list
 
 
 def batch_tables(reports: Sequence[RawReport], municipalities: Sequence[Municipality], memo: Memo,
-                 schemas: dict[str, TableSchema]) -> tuple[list[Normalized], dict[str, pa.Table], list[Spans]]:
+                 schemas: dict[str, TableSchema], read: ReadCells | None = None) -> tuple[list[Normalized], dict[str, pa.Table], list[Spans]]:
     """Each report's result without its records (problems, headers, counts), the batch's
     records as one table per table with their sources (spool.with_sources), and where each
-    report's rows are in them. The records are those of columnar.normalize_batch."""
-    batch: BatchValues = read_batch(reports, municipalities, memo)
+    report's rows are in them. The records are those of columnar.normalize_batch; `read`:
+    the cells of the reports arrow_reader read (see columnar.read_batch)."""
+    batch: BatchValues = read_batch(reports, municipalities, memo, read)
     fast = [i for i, span in enumerate(batch.vouched) if span is not None]
     ranges = [batch.vouched[i] for i in fast]
     fast_tables = arrow_records([reports[i] for i in fast], [municipalities[i] for i in fast],

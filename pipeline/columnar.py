@@ -14,11 +14,9 @@ tests compare both on every row.
 
 from __future__ import annotations
 
-from bisect import bisect_right
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
-from itertools import accumulate
 from typing import Any
 
 import numpy as np
@@ -26,13 +24,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .arrow_dates import DatesColumns, dates_columns
+from .arrow_reader import ReadCells
 from .arrow_figures import parse_blocks
 from .dates import DatesCell, parse_date, parse_occurrence
 from .errors import ValueProblem
 from .config import Municipality
 from .normalize import ARROW, MAX_CELL_CHARS, Memo, Normalized, RowValues, ValueColumns, normalize_report, records
 from .readers import RawReport, RawRow
-from .text import HIDDEN_RANGES, char_class, clean_text, unusual_characters, whitespace
+from .text import HIDDEN_RANGES, char_class, clean_text, cp932_characters, whitespace
 from .values import parse_figures, parse_leak, parse_no, parse_office, parse_phone
 
 REQUIRED = ("no", "dates", "office", "summary", "leak", "category")
@@ -48,24 +47,8 @@ def patterns() -> dict[str, str]:
         "blank": f"^{char_class(spaces)}*$",  # what str.strip() leaves empty
         "odd_space": char_class(c for c in spaces if c not in " \t"),  # line breaks, U+3000, NBSP ...
         "hidden": char_class(chr(c) for lo, hi in HIDDEN_RANGES for c in range(lo, hi + 1)),
+        "not_cp932": char_class(cp932_characters(), negate=True),  # what text.unusual_characters finds
     }
-
-
-def _cp932_lacks(texts: list[str]) -> np.ndarray:
-    """Which texts hold a character CP932 cannot encode (normalize warns of those): the
-    column joined and encoded at C speed; each failure names its row, and encoding goes
-    on from the next row."""
-    flags = np.zeros(len(texts), bool)
-    ends = list(accumulate(map(len, texts)))
-    joined, start = "".join(texts), 0
-    for _ in range(32):
-        try:
-            joined[start:].encode("cp932")
-            return flags
-        except UnicodeEncodeError as exc:
-            row = bisect_right(ends, start + exc.start)
-            flags[row], start = True, ends[row]
-    return np.fromiter((bool(unusual_characters(t)) for t in texts), bool, len(texts))  # many: one by one
 
 
 _SEPARATOR = "\x1f"  # a control character: a cell holding one is refused by the hidden screen anyway
@@ -165,25 +148,29 @@ def _dates(cells: pa.Array, bad: np.ndarray, memo: Memo) -> DatesColumns:
 
 
 def vouch(rows: Sequence[RawRow], memo: Memo) -> tuple[np.ndarray, ValueColumns]:
+    """vouch_columns of rows read by readers.read_report, their cells gathered column by column."""
+    keys = sorted({key for row in rows for key in row.cells})
+    return vouch_columns({key: _as_arrow([row.cells.get(key, "") for row in rows]) for key in keys}, [row.line for row in rows], memo)
+
+
+def vouch_columns(cells: dict[str, pa.Array], lines: list[int], memo: Memo) -> tuple[np.ndarray, ValueColumns]:
     """Which rows the screens cannot vouch for, and every row's values column by column
     (what `normalize._quick` gives, wherever the row is vouched for; anything elsewhere).
-    Rows of reports with one 発生日 (判明日) column only."""
-    n = len(rows)
+    `cells`: each profile key's cell in every row (an empty text where a report has no such
+    column), of reports with one 発生日 (判明日) column only; `lines`: where each row starts."""
+    n = len(lines)
     if n == 0:
         return np.zeros(0, bool), ValueColumns()
     p = patterns()
-    keys = sorted({key for row in rows for key in row.cells})
-    texts = {key: [row.cells.get(key, "") for row in rows] for key in keys}
-    cells = {key: _as_arrow(values) for key, values in texts.items()}
     empty = pa.array([""] * n, pa.string())
     col = {key: cells.get(key, empty) for key in (*REQUIRED, "phone", "response", "measures")}
 
     bad = _any_matches(list(cells.values()), p["hidden"])
     bad |= np.stack([pc.utf8_length(c).to_numpy() > MAX_CELL_CHARS for c in cells.values()]).any(axis=0)
     bad |= _any_matches([col[key] for key in REQUIRED], p["blank"])
-    for key in FREE_TEXT:
-        if key in texts:
-            bad |= _cp932_lacks(texts[key])
+    free_text = [cells[key] for key in FREE_TEXT if key in cells]
+    if free_text:
+        bad |= _any_matches(free_text, p["not_cp932"])
     bad |= _any_matches([col[key] for key in ("dates", "summary", "response", "measures")], p["odd_space"])
 
     no = _distinct(col["no"], parse_no, memo)
@@ -195,10 +182,7 @@ def vouch(rows: Sequence[RawRow], memo: Memo) -> tuple[np.ndarray, ValueColumns]
     bad |= _failed(no) | _failed(office) | _failed(leak) | (_failed(phone) & has_phone)
 
     dates = _dates(col["dates"], bad, memo)
-    blank_column = [""] * n
-    # texts are trimmed in Python where that is all there is to do: str.strip gives back the
-    # very string when nothing is trimmed, so the records share it with the raw row
-    dates_written = [t.strip(_TRIM) for t in texts.get("dates", blank_column)]
+    no_written = pc.utf8_trim(col["no"], "".join(whitespace()))  # str.strip()
 
     summary_text = pc.utf8_trim(col["summary"], _TRIM)
     block_split = pc.extract_regex(summary_text, _BLOCK)
@@ -214,13 +198,13 @@ def vouch(rows: Sequence[RawRow], memo: Memo) -> tuple[np.ndarray, ValueColumns]
     measures = _split_measures(col["measures"])
 
     return bad, ValueColumns(
-        line=[row.line for row in rows],
-        no_written=[t.strip() or None for t in texts.get("no", blank_column)],
+        line=list(lines),
+        no_written=pc.if_else(pc.greater(pc.utf8_length(no_written), 0), no_written, pa.nulls(n, pa.string())),
         no=no,
         occurred_on=dates.occurred_on,
         occurred_until=dates.occurred_until,
         discovered_on=dates.discovered_on,
-        dates_written=dates_written,
+        dates_written=pc.utf8_trim(col["dates"], _TRIM),
         office=office,
         summary=summary,  # the dates and long texts as Arrow
         leak=leak,
@@ -265,26 +249,43 @@ class BatchValues:
     vouched: list[tuple[int, int] | None]  # per report: (start, stop) of its rows in `values`
 
 
-def read_batch(reports: Sequence[RawReport], municipalities: Sequence[Municipality], memo: Memo) -> BatchValues:
-    """Every row of the batch vouched for at once. A report whose rows are all vouched for,
-    with no No twice, is left for its records to be made column by column; any other is
-    normalized row by row (normalize_report), with what was vouched for."""
-    eligible = [r for r in reports if "discovered" not in r.headers]
-    bad, values = vouch([row for r in eligible for row in r.rows], memo)
+def read_batch(reports: Sequence[RawReport], municipalities: Sequence[Municipality], memo: Memo,
+               read: ReadCells | None = None) -> BatchValues:
+    """Every row of the batch vouched for at once: the cells of the reports arrow_reader read
+    (`read`), then the rows of the others. A report whose rows are all vouched for, with no No
+    twice, is left for its records to be made column by column; any other is normalized row
+    by row (normalize_report), with what was vouched for."""
+    spans = read.spans if read is not None else [None] * len(reports)
+    columns = dict(read.columns) if read is not None else {}
+    rows_read = len(next(iter(columns.values()))) if columns else 0
+    lines = [line for report, span in sorted((p for p in zip(reports, spans) if p[1] is not None), key=lambda p: p[1])
+             for line in report.lines]
+    own = [r for r, span in zip(reports, spans) if span is None and "discovered" not in r.headers]  # rows of their own
+    rows = [row for r in own for row in r.rows]
+    if rows:
+        keys = sorted({key for row in rows for key in row.cells} | set(columns))
+        blank = pa.array([""] * rows_read, pa.string())
+        columns = {key: pa.concat_arrays([columns.get(key, blank), _as_arrow([row.cells.get(key, "") for row in rows])]) for key in keys}
+        lines += [row.line for row in rows]
+    bad, values = vouch_columns(columns, lines, memo)
     results: list[Normalized] = []
     vouched: list[tuple[int, int] | None] = []
-    at = 0
-    for report, municipality in zip(reports, municipalities):
-        if "discovered" in report.headers:
+    at = rows_read
+    for report, municipality, span in zip(reports, municipalities, spans):
+        if span is None and "discovered" in report.headers:  # arrow_reader leaves such reports to read_report
             results.append(normalize_report(report, municipality, memo))
             vouched.append(None)
             continue
-        start, at = at, at + len(report.rows)
-        if not bad[start:at].any() and len(set(values.no[start:at])) == at - start:
-            results.append(Normalized(rows_read=len(report.rows), headers={report.file: dict(report.headers)}))
-            vouched.append((start, at))
+        if span is None:
+            span, at = (at, at + len(report.rows)), at + len(report.rows)
+        start, stop = span
+        if not bad[start:stop].any() and len(set(values.no[start:stop])) == stop - start:
+            results.append(Normalized(rows_read=stop - start, headers={report.file: dict(report.headers)}))
+            vouched.append(span)
         else:
-            results.append(normalize_report(report, municipality, memo, vouched=_as_rows(bad, values, start, at)))
+            if not report.rows:  # read by arrow_reader: its rows are wanted after all
+                report = replace(report, rows=read.rows_of(report, span))  # type: ignore[union-attr]
+            results.append(normalize_report(report, municipality, memo, vouched=_as_rows(bad, values, start, stop)))
             vouched.append(None)
     return BatchValues(values, results, vouched)
 

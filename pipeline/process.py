@@ -30,9 +30,10 @@ import pyarrow as pa
 
 from .config import Config, ConfigError, Profile
 from .errors import Problem
+from .arrow_reader import Item, ReadCells, read_reports
 from .arrow_records import Spans, batch_tables
 from .normalize import Memo, Normalized, Rows
-from .readers import RawReport, ReadFailed, read_report
+from .readers import RawReport, ReadFailed
 from .schema import load_schemas, schema_dir
 from .sources import Input
 from .cache import PACKS, CacheIndex, open_index, pack_intact, write_pack
@@ -144,21 +145,16 @@ def prepare(item: Input, config: Config, encoding: str | None, cache_dir: Path |
     return Job(item, profile, key, config, encoding, cache_dir, len(data))
 
 
-def _read(job: Job) -> RawReport | Processed:
-    try:
-        return read_report(job.item.path, job.profile, job.encoding, job.item.name)
-    except ReadFailed as failed:
-        return Processed(job.item.name, None, None, failed.problems, failed.rows)
-
-
 def _parse(jobs: list[Job]) -> tuple[list[Processed], dict[str, pa.Table], list[Spans | None]]:
     """Read a batch of reports and normalize them together: the results without their
     records, the batch's records as Arrow tables with their sources
     (arrow_records.batch_tables), and where each result's rows are in them."""
-    read = [_read(job) for job in jobs]
-    pairs = [(r, job.config.municipality_of(r.profile)) for job, r in zip(jobs, read) if isinstance(r, RawReport)]
+    found, cells = read_reports([Item(job.item.path, job.profile, job.encoding, job.item.name) for job in jobs])
+    read = [Processed(job.item.name, None, None, r.problems, r.rows) if isinstance(r, ReadFailed) else r for job, r in zip(jobs, found)]
+    pairs = [(r, job.config.municipality_of(r.profile), span) for job, r, span in zip(jobs, read, cells.spans) if isinstance(r, RawReport)]
     schemas = load_schemas()
-    bare, tables, report_spans = batch_tables([r for r, _ in pairs], [m for _, m in pairs], Memo(), schemas)
+    bare, tables, report_spans = batch_tables([r for r, _, _ in pairs], [m for _, m, _ in pairs], Memo(), schemas,
+                                              ReadCells(cells.columns, [span for _, _, span in pairs]))
     normalized, spans_of = iter(bare), iter(report_spans)
     results: list[Processed] = []
     spans: list[Spans | None] = []

@@ -123,6 +123,20 @@ def unusual_characters(text: str) -> list[str]:
     return found
 
 
+@lru_cache(maxsize=1)
+def cp932_characters() -> str:
+    """Every character Shift_JIS (CP932) can hold (all in the Basic Multilingual Plane):
+    a text holds one unusual_characters finds exactly when it holds a character not here."""
+    held = []
+    for ch in map(chr, range(0x10000)):
+        try:
+            ch.encode("cp932")
+        except UnicodeEncodeError:
+            continue
+        held.append(ch)
+    return "".join(held)
+
+
 # control characters other than tab and line breaks, C1 controls, bidirectional marks and overrides
 HIDDEN_RANGES = ((0x00, 0x08), (0x0B, 0x0C), (0x0E, 0x1F), (0x7F, 0x9F), (0x061C, 0x061C), (0x200E, 0x200F),
                  (0x202A, 0x202E), (0x2066, 0x2069))

@@ -1,0 +1,200 @@
+"""A batch of text reports read into Arrow columns at once.
+
+`readers.read_report` turns a file into Python rows: every line split, every
+row a dict of its cells, and columnar.vouch then gathered the cells column by
+column again. Here each file's head (title, period, header) is read by the
+very functions read_report uses, on its first lines only, and the rest of
+every file of the batch is split into lines and cells by Arrow, each column
+taken out of the cells by its position in its file's header.
+
+Only files that read_report would read the same way are taken: text without a
+quote (so no cell spans lines), a header among the first lines, nothing wrong
+with the head, at least one row, every row as wide as its header allows (none
+ragged) and no 判明日 column of its own. Any other file is read by read_report
+itself, so its messages never change; the tests compare both readers on every
+fixture and on generated files.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import hashlib
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from .config import Profile
+from .readers import (LINE_END, MAX_FILE_BYTES, TEXT_SUFFIXES, Head, RawReport, RawRow, ReadFailed, decode, find_header,
+                      is_correction, parse_head, read_report)
+from .text import char_class, whitespace
+
+HEAD_LINES = (8, 40)  # the lines a header is looked for in, first and at most; one further down is left to read_report
+_TWO_TABS = re.compile("\t[^\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029]*\t")  # a line (as str.splitlines ends them) with two tabs
+
+
+@dataclass(frozen=True)
+class Item:
+    """A file to read, as read_report takes it."""
+
+    path: Path
+    profile: Profile
+    encoding: str | None
+    name: str
+
+
+@dataclass(frozen=True)
+class ReadCells:
+    """The cells of the rows read here: a column per profile key (an empty text where a
+    report has no such column), and for each report of the batch where its rows are in
+    the columns, or None when its rows are its own (read by read_report)."""
+
+    columns: dict[str, pa.Array]
+    spans: list[tuple[int, int] | None]
+
+    def rows_of(self, report: RawReport, span: tuple[int, int]) -> tuple[RawRow, ...]:
+        """The report's rows as read_report gives them: each its cells in header order."""
+        start, stop = span
+        values = [self.columns[key].slice(start, stop - start).to_pylist() for key in report.headers]
+        return tuple(RawRow(line, dict(zip(report.headers, cells))) for line, cells in zip(report.lines, zip(*values)))
+
+
+@dataclass(frozen=True)
+class _Text:
+    """A file whose head is read: the rest, its rows, is for Arrow."""
+
+    item: Item
+    sha256: str
+    bytes: int
+    head: Head
+    delimiter: str
+    first_line: int  # the line number of the rest's first line
+    rest: str
+
+    def report(self, lines: list[int]) -> RawReport:
+        """The report read, its rows at these lines (their cells are in the batch's columns)."""
+        item, head = self.item, self.head
+        return RawReport(item.name, self.sha256, self.bytes, head.title, head.period, head.headers, (), item.profile,  # type: ignore[arg-type]
+                         is_correction(head.title, item.path), path=str(item.path), encoding=item.encoding, lines=tuple(lines))
+
+
+def read_reports(items: Sequence[Item]) -> tuple[list[RawReport | ReadFailed], ReadCells]:
+    """Every file read (or why it could not be), in order, and the cells of the reports
+    read here. A report read here has `lines` and no `rows` (ReadCells.rows_of gives them)."""
+    heads = [_head(item) for item in items]
+    read: list[RawReport | ReadFailed | None] = [None] * len(items)
+    columns: list[dict[str, pa.Array]] = []
+    spans: list[tuple[int, int] | None] = [None] * len(items)
+    at = 0
+    for delimiter in ("\t", ","):
+        chosen = [i for i, h in enumerate(heads) if h is not None and h.delimiter == delimiter]
+        if not chosen:
+            continue
+        cells, lines, refused = _split([heads[i] for i in chosen], delimiter)  # type: ignore[misc]
+        for i, own_lines, refuse in zip(chosen, lines, refused):
+            if not refuse:  # else read_report says what is wrong with it
+                read[i] = heads[i].report(own_lines)  # type: ignore[union-attr]
+                spans[i], at = (at, at + len(own_lines)), at + len(own_lines)
+        columns.append(cells)
+    keys = sorted({key for part in columns for key in part})
+    joined = {key: pa.concat_arrays([part[key] if key in part else _blank(part) for part in columns]) for key in keys}
+    return [r if r is not None else _read(item) for r, item in zip(read, items)], ReadCells(joined, spans)
+
+
+def _read(item: Item) -> RawReport | ReadFailed:
+    try:
+        return read_report(item.path, item.profile, item.encoding, item.name)
+    except ReadFailed as failed:
+        return failed
+
+
+def _blank(part: dict[str, pa.Array]) -> pa.Array:
+    rows = len(next(iter(part.values()))) if part else 0
+    return pa.array([""] * rows, pa.string())
+
+
+def _head(item: Item) -> _Text | None:
+    """The file's head read as read_report reads it, when the file is one Arrow can read
+    the rest of; else None (read_report reads it)."""
+    path = item.path
+    if path.suffix.lower() not in TEXT_SUFFIXES:
+        return None
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return None
+    if len(data) > MAX_FILE_BYTES or b"\x00" in data and not data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return None
+    try:
+        text = decode(data, item.name, item.encoding)
+    except ReadFailed:
+        return None
+    if '"' in text or not text.strip():
+        return None  # quoted cells are the csv module's
+    if len(text) > csv.field_size_limit() and max(map(len, text.splitlines())) > csv.field_size_limit():
+        return None  # a line that long: text_grid leaves it to the csv module, which refuses it
+    delimiter = "\t" if _TWO_TABS.search(text) else ","
+    for limit in HEAD_LINES:  # the first lines split off, more only when the header is not among them
+        lines = LINE_END.split(text, maxsplit=limit)
+        grid = [(n, line.split(delimiter)) for n, line in enumerate(lines[:limit], 1) if line.replace(delimiter, " ").strip()]
+        header_at = find_header(grid, item.profile)
+        if header_at is not None:
+            break
+    else:
+        return None
+    head = parse_head(grid, header_at, item.name, item.profile)
+    if head.problems or "discovered" in head.headers:
+        return None
+    header_line = grid[header_at][0]
+    return _Text(item, hashlib.sha256(data).hexdigest(), len(data), head, delimiter, header_line + 1, "\n".join(lines[header_line:]))
+
+
+@lru_cache(maxsize=2)
+def _blank_line(delimiter: str) -> str:
+    """A line that `line.replace(delimiter, " ").strip()` leaves empty."""
+    return f"^{char_class((*whitespace(), delimiter))}*$"
+
+
+def _split(texts: list[_Text], delimiter: str) -> tuple[dict[str, pa.Array], list[list[int]], list[bool]]:
+    """The rows of the files (all with this delimiter): a column per key, each file's row
+    line numbers, and which files Arrow cannot read as read_report does (no row, or a
+    ragged one); their rows are left out of the columns."""
+    rests = [t.rest for t in texts]
+    breaks = any("\r" in rest for rest in rests)  # else every line ends in \n: split by it, twice as fast as by LINE_END
+    lines = pc.split_pattern_regex(pa.array(rests, pa.string()), LINE_END.pattern) if breaks else pc.split_pattern(pa.array(rests, pa.string()), "\n")
+    counts = pc.list_value_length(lines).to_numpy()
+    file_of = np.repeat(np.arange(len(texts)), counts)
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
+    number = np.asarray([t.first_line for t in texts], np.int64)[file_of] + np.arange(len(file_of)) - starts[file_of]
+    flat = pc.list_flatten(lines)
+    kept = ~np.asarray(pc.match_substring_regex(flat, _blank_line(delimiter)).to_numpy(zero_copy_only=False), bool)
+    cells = pc.split_pattern(flat.filter(pa.array(kept)), delimiter)
+    file_of, number = file_of[kept], number[kept]
+    width = pc.list_value_length(cells).to_numpy()
+    needed = np.asarray([max(t.head.positions.values()) + 1 for t in texts], np.int64)
+    widest = np.asarray([t.head.width for t in texts], np.int64)
+    ragged = np.bincount(file_of[(width < needed[file_of]) | (width > widest[file_of])], minlength=len(texts)) > 0
+    rows = np.bincount(file_of, minlength=len(texts))
+    refused = ragged | (rows == 0)
+    taken = ~refused[file_of]
+    if not taken.all():
+        cells, file_of, number, width = cells.filter(pa.array(taken)), file_of[taken], number[taken], width[taken]
+    first_cell = np.concatenate([[0], np.cumsum(width)[:-1]]).astype(np.int64)
+    values = pc.list_flatten(cells)
+    keys = sorted({key for t in texts for key in t.head.positions})
+    where = np.asarray([[t.head.positions.get(key, -1) for key in keys] for t in texts], np.int64).reshape(len(texts), len(keys))
+    columns = {}
+    for k, key in enumerate(keys):
+        position = where[file_of, k]
+        missing = position < 0
+        taken_cells = values.take(pa.array(first_cell + position, mask=missing if missing.any() else None))
+        columns[key] = pc.fill_null(taken_cells, "") if missing.any() else taken_cells
+    bounds = np.concatenate([[0], np.cumsum(np.bincount(file_of, minlength=len(texts)))])
+    numbers = number.tolist()
+    return columns, [numbers[bounds[i]:bounds[i + 1]] for i in range(len(texts))], refused.tolist()
