@@ -36,19 +36,33 @@ from .values import parse_figures, parse_leak, parse_no, parse_office, parse_pho
 
 REQUIRED = ("no", "dates", "office", "summary", "leak", "category")
 FREE_TEXT = ("category", "summary", "response", "measures")  # checked for characters CP932 lacks
+SPACED = ("dates", "summary", "response", "measures")  # checked for whitespace other than spaces and tabs
 
 
 @lru_cache(maxsize=1)
 def patterns() -> dict[str, str]:
     """RE2 character classes derived from Python's own definitions, so that they cannot
-    drift apart: str.isspace (what strip() and \\s take away) and text.HIDDEN_RANGES."""
+    drift apart: str.isspace (what strip() and \\s take away), text.HIDDEN_RANGES and
+    the CP932 codec (text.cp932_characters)."""
     spaces = whitespace()
     return {
         "blank": f"^{char_class(spaces)}*$",  # what str.strip() leaves empty
         "odd_space": char_class(c for c in spaces if c not in " \t"),  # line breaks, U+3000, NBSP ...
-        "hidden": char_class(chr(c) for lo, hi in HIDDEN_RANGES for c in range(lo, hi + 1)),
+        "hidden": char_class(_HIDDEN),
         "not_cp932": char_class(cp932_characters(), negate=True),  # what text.unusual_characters finds
     }
+
+
+_HIDDEN = frozenset(chr(c) for lo, hi in HIDDEN_RANGES for c in range(lo, hi + 1))
+
+
+@lru_cache(maxsize=4)
+def refused(free_text: bool, spaced: bool) -> str:
+    """One RE2 class of every character that keeps a column's cell from being vouched for:
+    hidden ones in any column, whitespace other than spaces and tabs in the SPACED ones,
+    and characters CP932 lacks in FREE_TEXT; so that each column is read once."""
+    chars = _HIDDEN | ({c for c in whitespace() if c not in " \t"} if spaced else set())
+    return char_class(set(cp932_characters()) - chars, negate=True) if free_text else char_class(chars)
 
 
 _SEPARATOR = "\x1f"  # a control character: a cell holding one is refused by the hidden screen anyway
@@ -165,13 +179,14 @@ def vouch_columns(cells: dict[str, pa.Array], lines: list[int], memo: Memo) -> t
     empty = pa.array([""] * n, pa.string())
     col = {key: cells.get(key, empty) for key in (*REQUIRED, "phone", "response", "measures")}
 
-    bad = _any_matches(list(cells.values()), p["hidden"])
+    screened: dict[tuple[bool, bool], list[pa.Array]] = {}  # the columns by the characters refused in them
+    for key, column in cells.items():
+        screened.setdefault((key in FREE_TEXT, key in SPACED), []).append(column)
+    bad = np.zeros(n, bool)
+    for (free_text, spaced), columns in screened.items():
+        bad |= _any_matches(columns, refused(free_text, spaced))
     bad |= np.stack([pc.utf8_length(c).to_numpy() > MAX_CELL_CHARS for c in cells.values()]).any(axis=0)
     bad |= _any_matches([col[key] for key in REQUIRED], p["blank"])
-    free_text = [cells[key] for key in FREE_TEXT if key in cells]
-    if free_text:
-        bad |= _any_matches(free_text, p["not_cp932"])
-    bad |= _any_matches([col[key] for key in ("dates", "summary", "response", "measures")], p["odd_space"])
 
     no = _distinct(col["no"], parse_no, memo)
     office = _distinct(col["office"], parse_office, memo)

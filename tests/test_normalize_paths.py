@@ -225,3 +225,24 @@ def test_records_are_the_same_from_chunked_value_columns(tmp_path: Path) -> None
     assert {t: one[t].to_pylist() for t in one} == {t: two[t].to_pylist() for t in two}
     assert one["measures"].num_rows > rows
     assert _rows(split, 0, rows) == _rows(batch.values, 0, rows)
+
+
+@pytest.mark.parametrize("free_text", [False, True])
+@pytest.mark.parametrize("spaced", [False, True])
+def test_one_screen_per_column_refuses_what_the_screens_refuse_one_by_one(free_text: bool, spaced: bool) -> None:
+    """vouch reads each column once with a class of every character its screens refuse:
+    for every character, that class matches where one of those screens would."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from pipeline.columnar import patterns, refused
+
+    chars = pa.array([chr(c) for c in [*range(0xD800), *range(0xE000, 0x10000), 0x1F600, 0x10FFFF]], pa.string())
+
+    def hits(pattern: str) -> list[bool]:
+        return pc.match_substring_regex(chars, pattern).to_pylist()
+
+    p = patterns()
+    one_by_one = [h or (spaced and o) or (free_text and c) for h, o, c in zip(hits(p["hidden"]), hits(p["odd_space"]), hits(p["not_cp932"]))]
+    assert hits(refused(free_text, spaced)) == one_by_one
+    assert any(one_by_one)
