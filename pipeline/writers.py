@@ -31,6 +31,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
@@ -140,7 +141,18 @@ def neutralise_formulas(table: pa.Table) -> tuple[pa.Table, int]:
 
 _JSON_ESCAPES = [("\\", "\\\\"), ('"', '\\"'), ("\n", "\\n"), ("\r", "\\r"), ("\t", "\\t"), ("\b", "\\b"), ("\f", "\\f")]
 _JSON_ESCAPES += [(chr(c), f"\\u{c:04x}") for c in range(0x20) if chr(c) not in "\n\r\t\b\f"]
-_NEEDS_ESCAPE = "[\\\\\"\x00-\x1f]"
+
+
+def _may_need_escapes(column: pa.Array) -> bool:
+    """Whether a text holds a character JSON escapes (a control character, a quote or a
+    backslash): its bytes read by numpy, which is several times quicker than a regex. In
+    UTF-8 these characters are single bytes that no other character's bytes contain."""
+    offsets, data = column.buffers()[1], column.buffers()[2]
+    if offsets is None or data is None or len(column) == 0:
+        return False
+    ends = np.frombuffer(offsets, np.int32)[column.offset : column.offset + len(column) + 1]
+    view = np.frombuffer(data, np.uint8)[ends[0] : ends[-1]]
+    return bool((view < 0x20).any() or (view == 0x22).any() or (view == 0x5C).any())
 
 
 def json_literals(column: pa.Array) -> tuple[pa.Array, str]:
@@ -152,7 +164,7 @@ def json_literals(column: pa.Array) -> tuple[pa.Array, str]:
     kind = column.type
     if pa.types.is_string(kind):
         text = column
-        if pc.any(pc.match_substring_regex(text, _NEEDS_ESCAPE)).as_py():
+        if _may_need_escapes(text):
             for char, escaped in _JSON_ESCAPES:
                 if pc.any(pc.match_substring(text, char)).as_py():
                     text = pc.replace_substring(text, char, escaped)
