@@ -14,8 +14,9 @@ puts both together; the tables are the same values, types and row order as
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from itertools import chain
+from operator import attrgetter
 from typing import Any
 
 import numpy as np
@@ -23,13 +24,15 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .arrow_reader import ReadCells
+from .coded import Coded
 from .columnar import BatchValues, read_batch
+from .errors import ValueProblem
 from .config import Municipality
 from .normalize import Memo, Normalized, ValueColumns, report_id
 from .readers import RawReport
 from .schema import TABLES, TableSchema, typed_table
 from .spool import spool_schema, with_sources
-from .values import Totals, totals
+from .values import Figure, Totals, totals
 
 Spans = dict[str, tuple[int, int]]  # table -> (first row, rows) of one report in the batch's tables
 
@@ -53,17 +56,39 @@ def _one(values: Any) -> Any:
     return values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
 
 
-def _lengths(lists: list[list[Any]] | pa.ListArray) -> np.ndarray:
+def _lengths(lists: list[list[Any]] | pa.ListArray | Coded) -> np.ndarray:
     lists = _one(lists)
+    if isinstance(lists, Coded):
+        return _lengths(lists.values)[lists.indices]
     if isinstance(lists, pa.Array):
         return np.asarray(pc.fill_null(pc.list_value_length(lists), 0).to_numpy(zero_copy_only=False), dtype=np.int64)
     return np.fromiter((len(x) if isinstance(x, list) else 0 for x in lists), np.int64, len(lists))  # a row not vouched for: anything
 
 
-def _arrow(values: list[Any] | pa.Array, kind: pa.DataType) -> pa.Array:
-    """Values as Arrow: columnar.vouch gives the dates and long texts as Arrow already."""
+def _arrow(values: list[Any] | pa.Array | Coded, kind: pa.DataType, of: Callable[[Any], Any] | None = None) -> pa.Array:
+    """Values (of(value) for each, when given) as Arrow: columnar.vouch gives the dates and
+    long texts as Arrow already, and the parsed values Coded."""
     values = _one(values)
+    if isinstance(values, Coded):  # a distinct value only rows not vouched for have (a ValueProblem) is never taken
+        convert = of or (lambda value: value)
+        return values.arrow(kind, lambda value: None if isinstance(value, ValueProblem) else convert(value))
+    if of is not None:
+        return pa.array([of(v) for v in values], kind)
     return values if isinstance(values, pa.Array) else pa.array(values, kind)
+
+
+def _figure_rows(figures: list[list[Figure]] | Coded) -> tuple[pa.Array, np.ndarray, Callable[[Callable[[Figure], Any], pa.DataType], pa.Array]]:
+    """Every row's figures, one after the other: the row each belongs to, its place in its
+    row (1-based), and a column of them (a field of each figure, as Arrow). Coded figures
+    are converted a distinct block at a time and taken."""
+    parent, figure_no = _children(_lengths(figures))
+    if not isinstance(figures, Coded):
+        flat = list(chain.from_iterable(figures))
+        return parent, figure_no, lambda field, kind: pa.array([field(f) for f in flat], kind)
+    flat = list(chain.from_iterable(f for f in figures.values if isinstance(f, list)))
+    first = np.concatenate([[0], np.cumsum(_lengths(figures.values))[:-1]]).astype(np.int64)
+    pick = pa.array(first[figures.indices[parent.to_numpy()]] + figure_no - 1 if len(figure_no) else np.zeros(0, np.int64))
+    return parent, figure_no, lambda field, kind: pa.array([field(f) for f in flat], kind).take(pick)
 
 
 def _flat(lists: list[list[str]] | pa.ListArray) -> pa.Array:
@@ -82,12 +107,10 @@ def arrow_records(reports: Sequence[RawReport], municipalities: Sequence[Municip
         return pa.array(values, kind).take(owner)
 
     rid = each(ids_of, pa.string())
-    no = pa.array(v.no, pa.int64())
+    no = _arrow(v.no, pa.int64())
     incident_id = pc.binary_join_element_wise(rid, pc.utf8_lpad(pc.cast(no, pa.string()), 3, "0"), "-")  # f"{no:03d}"
     sources = (each([r.file for r in reports], pa.string()), pa.array(v.line, pa.int64()), _arrow(v.no_written, pa.string()))
-    sums_of: dict[int, Totals] = {}  # a figures list is shared by the rows with the same block
-    none = totals([])
-    sums = [none if not f else sums_of[id(f)] if id(f) in sums_of else sums_of.setdefault(id(f), totals(f)) for f in v.figures]
+    sums = _sums(v.figures)
     incidents = {
         "incident_id": incident_id, "report_id": rid,
         "municipality_code": each([m.code for m in municipalities], pa.string()),
@@ -96,17 +119,15 @@ def arrow_records(reports: Sequence[RawReport], municipalities: Sequence[Municip
         "report_period_end": each([r.period.end for r in reports], pa.date32()),
         "report_no": no, "occurred_on": _arrow(v.occurred_on, pa.date32()),
         "occurred_until": _arrow(v.occurred_until, pa.date32()), "discovered_on": _arrow(v.discovered_on, pa.date32()),
-        "dates_as_written": _arrow(v.dates_written, pa.string()), "category": pa.array(v.category, pa.string()),
-        "department": pa.array([o.department for o in v.office], pa.string()),
-        "division": pa.array([o.division for o in v.office], pa.string()),
+        "dates_as_written": _arrow(v.dates_written, pa.string()), "category": _arrow(v.category, pa.string()),
+        "department": _arrow(v.office, pa.string(), attrgetter("department")),
+        "division": _arrow(v.office, pa.string(), attrgetter("division")),
         "summary": _arrow(v.summary, pa.string()),
-        "personal_data_leaked": pa.array([k.leaked for k in v.leak], pa.bool_()),
-        "leaked_persons": pa.array([k.persons for k in v.leak], pa.int64()),
-        "persons_affected": pa.array([t.persons for t in sums], pa.int64()),
-        "households_affected": pa.array([t.households for t in sums], pa.int64()),
-        "facilities_affected": pa.array([t.facilities for t in sums], pa.int64()),
-        "amount_jpy": pa.array([t.amount_jpy for t in sums], pa.int64()),
-        "response": _arrow(v.response, pa.string()), "contact_phone": pa.array(v.phone, pa.string()),
+        "personal_data_leaked": _arrow(v.leak, pa.bool_(), attrgetter("leaked")),
+        "leaked_persons": _arrow(v.leak, pa.int64(), attrgetter("persons")),
+        **{f"{name}_affected": _arrow(sums, pa.int64(), attrgetter(name)) for name in ("persons", "households", "facilities")},
+        "amount_jpy": _arrow(sums, pa.int64(), attrgetter("amount_jpy")),
+        "response": _arrow(v.response, pa.string()), "contact_phone": _arrow(v.phone, pa.string()),
     }
     out = {"incidents": _table(incidents, sources, schemas["incidents"])}
 
@@ -115,13 +136,10 @@ def arrow_records(reports: Sequence[RawReport], municipalities: Sequence[Municip
                               "measure": _flat(v.measures)},
                              tuple(s.take(parent) for s in sources), schemas["measures"])  # type: ignore[arg-type]
 
-    parent, figure_no = _children(_lengths(v.figures))
-    figures = list(chain.from_iterable(v.figures))
+    parent, figure_no, field = _figure_rows(v.figures)
     out["figures"] = _table({"incident_id": incident_id.take(parent), "figure_no": pa.array(figure_no),
-                             "label": pa.array([f.label or None for f in figures], pa.string()),
-                             "value": pa.array([f.value for f in figures], pa.int64()),
-                             "unit": pa.array([f.unit for f in figures], pa.string()),
-                             "qualifier": pa.array([f.qualifier for f in figures], pa.string())},
+                             "label": field(lambda f: f.label or None, pa.string()), "value": field(attrgetter("value"), pa.int64()),
+                             "unit": field(attrgetter("unit"), pa.string()), "qualifier": field(attrgetter("qualifier"), pa.string())},
                             tuple(s.take(parent) for s in sources), schemas["figures"])  # type: ignore[arg-type]
 
     reports_table = {
@@ -141,15 +159,33 @@ def arrow_records(reports: Sequence[RawReport], municipalities: Sequence[Municip
     return out
 
 
+def _sums(figures: list[list[Figure]] | Coded) -> list[Totals] | Coded:
+    """The totals of each row's figures, each distinct block's once."""
+    if isinstance(figures, Coded):
+        return figures.map(lambda f: totals(f) if isinstance(f, list) else f)  # a ValueProblem stays one
+    sums_of: dict[int, Totals] = {}  # a figures list is shared by the rows with the same block
+    none = totals([])
+    return [none if not f else sums_of[id(f)] if id(f) in sums_of else sums_of.setdefault(id(f), totals(f)) for f in figures]
+
+
 def _selected(v: ValueColumns, ranges: list[tuple[int, int]]) -> ValueColumns:
     """The values of the rows in `ranges` (start, stop), in order."""
+    joined: list[tuple[int, int]] = []
+    for start, stop in ranges:  # reports one after the other are one range
+        if joined and joined[-1][1] == start:
+            joined[-1] = (joined[-1][0], stop)
+        else:
+            joined.append((start, stop))
+    ranges = joined
     if len(ranges) == 1 and ranges[0] == (0, len(v.no)):
         return v
     return ValueColumns(**{name: _pieces(getattr(v, name), ranges) for name in ValueColumns.__dataclass_fields__})
 
 
-def _pieces(values: list[Any] | pa.Array, ranges: list[tuple[int, int]]) -> list[Any] | pa.Array:
+def _pieces(values: list[Any] | pa.Array | Coded, ranges: list[tuple[int, int]]) -> list[Any] | pa.Array | Coded:
     values = _one(values)
+    if isinstance(values, Coded):
+        return values.rows(ranges)
     if isinstance(values, pa.Array):
         return pa.concat_arrays([values.slice(a, b - a) for a, b in ranges]) if ranges else values.slice(0, 0)
     return list(chain.from_iterable(values[a:b] for a, b in ranges))

@@ -14,6 +14,7 @@ tests compare both on every row.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from functools import lru_cache
@@ -25,6 +26,7 @@ import pyarrow.compute as pc
 
 from .arrow_dates import DatesColumns, dates_columns
 from .arrow_reader import ReadCells
+from .coded import Coded
 from .arrow_figures import parse_blocks
 from .dates import DatesCell, parse_date, parse_occurrence
 from .errors import ValueProblem
@@ -91,24 +93,31 @@ def _matches(column: pa.Array, pattern: str) -> np.ndarray:
     return _flags(pc.match_substring_regex(column, pattern))
 
 
-def _distinct(column: pa.Array, parser: Callable[[str], Any], memo: Memo) -> list[Any]:
-    """parser(text) for each row, each distinct text parsed once (a ValueProblem when it fails)."""
+def _distinct(column: pa.Array, parser: Callable[[str], Any], memo: Memo, blank: Any = ...) -> Coded:
+    """parser(text) for each row, each distinct text parsed once (a ValueProblem when it
+    fails); a text that is all whitespace gives `blank` instead, when one is given."""
     encoded = pc.dictionary_encode(column)
-    parsed = [memo.call(parser, text) for text in encoded.dictionary.to_pylist()]
-    return [parsed[i] for i in encoded.indices.to_numpy(zero_copy_only=False).tolist()]
+    texts = encoded.dictionary.to_pylist()
+    parsed = [blank if blank is not ... and not text.strip() else memo.call(parser, text) for text in texts]
+    return Coded.of_codes(parsed, encoded.indices)
 
 
-def _figures(blocks: pa.Array, memo: Memo) -> list[Any]:
-    """parse_figures of each block, each distinct one once: read in Arrow where
-    arrow_figures proves the result, else by parse_figures (a ValueProblem where it fails)."""
+_FIGURES_MARK = re.compile("[0-9:０-９：]")  # a bracketed block holds figures only with one of these
+
+
+def _figures(blocks: pa.Array, memo: Memo) -> Coded:
+    """parse_figures of each block that may hold figures, each distinct one once: read in
+    Arrow where arrow_figures proves the result, else by parse_figures (a ValueProblem
+    where it fails); no figures for any other block (an empty one: no block)."""
     encoded = pc.dictionary_encode(blocks)
     texts = encoded.dictionary.to_pylist()
     parsed = [found if found is not None else memo.call(parse_figures, text) for found, text in zip(parse_blocks(texts), texts)]
-    return [parsed[i] for i in encoded.indices.to_numpy(zero_copy_only=False).tolist()]
+    return Coded.of_codes([p if _FIGURES_MARK.search(t) else [] for p, t in zip(parsed, texts)], encoded.indices)
 
 
-def _failed(values: list[Any]) -> np.ndarray:
-    return np.fromiter((isinstance(v, ValueProblem) for v in values), bool, len(values))
+def _failed(values: Coded) -> np.ndarray:
+    """The rows whose value is a ValueProblem."""
+    return np.fromiter((isinstance(v, ValueProblem) for v in values.values), bool, len(values.values))[values.indices]
 
 
 _LEADING_BULLET = "^[・･][ \t]*"
@@ -156,9 +165,9 @@ def _dates(cells: pa.Array, bad: np.ndarray, memo: Memo) -> DatesColumns:
     def merged(column: pa.Array, values: list[Any]) -> pa.Array:
         return pc.replace_with_mask(column, pa.array(mask), pa.array(values, pa.date32()))
 
-    first, last = ([o[i] if ok else None for o, ok in zip(occurred, good)] for i in (0, 1))
+    first, last = ([o[i] if ok else None for o, ok in zip(occurred[:], good)] for i in (0, 1))
     return DatesColumns(merged(dates.occurred_on, first), merged(dates.occurred_until, last),
-                        merged(dates.discovered_on, [d if ok else None for d, ok in zip(discovered, good)]), dates.ok | mask)
+                        merged(dates.discovered_on, [d if ok else None for d, ok in zip(discovered[:], good)]), dates.ok | mask)
 
 
 def vouch(rows: Sequence[RawRow], memo: Memo) -> tuple[np.ndarray, ValueColumns]:
@@ -191,10 +200,9 @@ def vouch_columns(cells: dict[str, pa.Array], lines: list[int], memo: Memo) -> t
     no = _distinct(col["no"], parse_no, memo)
     office = _distinct(col["office"], parse_office, memo)
     leak = _distinct(col["leak"], parse_leak, memo)
-    category = _distinct(col["category"], clean_text, memo)
-    has_phone = ~_matches(col["phone"], p["blank"])
-    phone = _distinct(col["phone"], parse_phone, memo)
-    bad |= _failed(no) | _failed(office) | _failed(leak) | (_failed(phone) & has_phone)
+    category = _distinct(col["category"], clean_text, memo).map(lambda c: c or None)
+    phone = _distinct(col["phone"], parse_phone, memo, blank=None)
+    bad |= _failed(no) | _failed(office) | _failed(leak) | _failed(phone)
 
     dates = _dates(col["dates"], bad, memo)
     no_written = pc.utf8_trim(col["no"], "".join(whitespace()))  # str.strip()
@@ -202,10 +210,10 @@ def vouch_columns(cells: dict[str, pa.Array], lines: list[int], memo: Memo) -> t
     summary_text = pc.utf8_trim(col["summary"], _TRIM)
     block_split = pc.extract_regex(summary_text, _BLOCK)
     block = pc.fill_null(block_split.field("block"), "")
-    has_block = _flags(block_split.is_valid()) & _matches(block, "[0-9:０-９：]")
+    has_block = _flags(block_split.is_valid()) & _matches(block, _FIGURES_MARK.pattern)
     summary = pc.if_else(pa.array(has_block), block_split.field("body"), summary_text)
-    figures = _figures(block, memo)
-    bad |= _failed(figures) & has_block
+    figures = _figures(block, memo)  # a row without a block has the empty one: no figures
+    bad |= _failed(figures)
 
     # blank (all whitespace) where it trims to nothing: the only whitespace left is spaces and tabs
     response = pc.utf8_trim(col["response"], _TRIM)
@@ -221,13 +229,13 @@ def vouch_columns(cells: dict[str, pa.Array], lines: list[int], memo: Memo) -> t
         discovered_on=dates.discovered_on,
         dates_written=pc.utf8_trim(col["dates"], _TRIM),
         office=office,
-        summary=summary,  # the dates and long texts as Arrow
+        summary=summary,  # the dates and long texts as Arrow, the parsed values Coded
         leak=leak,
-        phone=[v if has else None for v, has in zip(phone, has_phone.tolist())],
-        category=[c or None for c in category],
+        phone=phone,
+        category=category,
         response=response,
         measures=measures,
-        figures=[f if has else [] for f, has in zip(figures, has_block.tolist())],
+        figures=figures,
     )
 
 

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import pyarrow as pa
 
+from .coded import Coded
 from .config import Municipality
 from .dates import DatesCell, parse_date, parse_dates_cell, parse_occurrence
 from .errors import Problem, ValueProblem
@@ -322,24 +323,25 @@ def _careful(row: _Row, seen: dict[int, int]) -> RowValues | None:
 @dataclass
 class ValueColumns:
     """Valid rows' values, column by column: what `records` turns into a report's records.
-    columnar.vouch gives the dates and long texts of a whole batch as Arrow arrays instead
-    of lists (the fields typed `| pa.Array`); columnar._rows makes any rows Python again."""
+    columnar.vouch gives those of a whole batch as Arrow arrays (the dates and texts) and
+    Coded columns (the values parsed once per distinct cell) instead of lists; columnar._rows
+    makes any rows Python again."""
 
     line: list[int] = field(default_factory=list)
-    no_written: list[str | None] = field(default_factory=list)  # the No as written, for messages
-    no: list[int] = field(default_factory=list)
+    no_written: list[str | None] | pa.Array = field(default_factory=list)  # the No as written, for messages
+    no: list[int] | Coded = field(default_factory=list)
     occurred_on: list[date | None] | pa.Array = field(default_factory=list)
     occurred_until: list[date | None] | pa.Array = field(default_factory=list)
     discovered_on: list[date] | pa.Array = field(default_factory=list)
-    dates_written: list[str] = field(default_factory=list)
-    office: list[Office] = field(default_factory=list)
+    dates_written: list[str] | pa.Array = field(default_factory=list)
+    office: list[Office] | Coded = field(default_factory=list)
     summary: list[str | None] | pa.Array = field(default_factory=list)
-    leak: list[Leak] = field(default_factory=list)
-    phone: list[str | None] = field(default_factory=list)
-    category: list[str | None] = field(default_factory=list)
+    leak: list[Leak] | Coded = field(default_factory=list)
+    phone: list[str | None] | Coded = field(default_factory=list)
+    category: list[str | None] | Coded = field(default_factory=list)
     response: list[str | None] | pa.Array = field(default_factory=list)
     measures: list[list[str]] | pa.Array = field(default_factory=list)
-    figures: list[list[Figure]] = field(default_factory=list)
+    figures: list[list[Figure]] | Coded = field(default_factory=list)
 
     def append(self, raw: RawRow, v: RowValues) -> None:
         for name, value in ((("line", raw.line), ("no_written", raw.cells.get("no", "").strip() or None), ("no", v.no),

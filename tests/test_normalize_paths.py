@@ -246,3 +246,23 @@ def test_one_screen_per_column_refuses_what_the_screens_refuse_one_by_one(free_t
     one_by_one = [h or (spaced and o) or (free_text and c) for h, o, c in zip(hits(p["hidden"]), hits(p["odd_space"]), hits(p["not_cp932"]))]
     assert hits(refused(free_text, spaced)) == one_by_one
     assert any(one_by_one)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.sampled_from(["a", "b", None, 3]), max_size=12), st.data())
+def test_a_coded_column_gives_what_its_rows_as_a_list_give(rows: list[object], data: st.DataObject) -> None:
+    """vouch keeps parsed values Coded (each distinct value once, and the rows' indices):
+    its slices, chosen ranges and Arrow column are those of the plain list of rows."""
+    import numpy as np
+    import pyarrow as pa
+
+    from pipeline.coded import Coded
+
+    distinct = list(dict.fromkeys(rows))
+    coded = Coded(distinct, np.array([distinct.index(r) for r in rows], np.int64))
+    cuts = sorted(data.draw(st.lists(st.integers(0, len(rows)), max_size=6)))
+    ranges = list(zip(cuts[::2], cuts[1::2]))
+    assert len(coded) == len(rows) and coded[:] == rows and coded[1:4] == rows[1:4]
+    assert coded.rows(ranges)[:] == [r for a, b in ranges for r in rows[a:b]]
+    assert coded.map(str)[:] == [str(r) for r in rows]
+    assert coded.arrow(pa.string(), lambda v: None if v is None else str(v)).to_pylist() == [None if r is None else str(r) for r in rows]
