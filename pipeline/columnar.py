@@ -140,7 +140,10 @@ def _split_measures(column: pa.Array) -> pa.ListArray:
 
 
 _DATES = r"(?s)^(?P<occ>.*?)[ \t]*\([ \t]*(?P<disc>[^()]*?)[ \t]*\)$"
-_BLOCK = r"(?s)^(?P<body>.*?)[ \t]*[【\[](?P<block>[^【】\[\]]*)[】\]][ \t]*$"
+# a summary's figures block at its end, with the spaces before it: the earliest place this
+# matches is where values.split_summary's body ends. Only the end is matched, so RE2 finds
+# it with its DFA and reads the groups of the few characters matched, not of the whole text
+_BLOCK = r"[ \t]*[【\[](?P<block>[^【】\[\]]*)[】\]][ \t]*$"
 _TRIM = " \t\u3000\r\n"
 
 
@@ -211,7 +214,7 @@ def vouch_columns(cells: dict[str, pa.Array], lines: list[int], memo: Memo) -> t
     block_split = pc.extract_regex(summary_text, _BLOCK)
     block = pc.fill_null(block_split.field("block"), "")
     has_block = _flags(block_split.is_valid()) & _matches(block, _FIGURES_MARK.pattern)
-    summary = pc.if_else(pa.array(has_block), block_split.field("body"), summary_text)
+    summary = pc.if_else(pa.array(has_block), pc.replace_substring_regex(summary_text, _BLOCK, ""), summary_text)
     figures = _figures(block, memo)  # a row without a block has the empty one: no figures
     bad |= _failed(figures)
 
