@@ -306,7 +306,7 @@ def read_batch(reports: Sequence[RawReport], municipalities: Sequence[Municipali
             span, at = (at, at + len(report.rows)), at + len(report.rows)
         start, stop = span
         if not bad[start:stop].any() and len(set(values.no[start:stop])) == stop - start:
-            results.append(Normalized(rows_read=stop - start, headers={report.file: dict(report.headers)}))
+            results.append(Normalized(rows_read=stop - start, headers={report.file: report.headers}))  # shared: pickled once
             vouched.append(span)
         else:
             if not report.rows:  # read by arrow_reader: its rows are wanted after all

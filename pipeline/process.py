@@ -186,8 +186,20 @@ def parse_batch(jobs: list[Job], spool: Path | None = None) -> Placed:
 def _parse_for_parent(jobs: list[Job], spool: Path | None = None) -> bytes:
     """parse_batch in a worker, sent back in one payload: the results without their
     records, which it wrote itself (they never pass through the parent), and the cache
-    entries; when they could be written nowhere, the batch's tables come in the payload."""
-    return pickle.dumps(_placed(*_parse(jobs), jobs, spool), protocol=pickle.HIGHEST_PROTOCOL)
+    entries; when they could be written nowhere, the batch's tables come in the payload.
+    When every result has its cache entry, the results go only as those (pickled once)."""
+    placed = _placed(*_parse(jobs), jobs, spool)
+    if placed.entries and len(placed.entries) == len(placed.results):
+        placed.results = []  # _received reads them from the entries
+    return pickle.dumps(placed, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def _received(payload: bytes) -> Placed:
+    """A worker's payload (see _parse_for_parent), its results read back."""
+    placed: Placed = pickle.loads(payload)
+    if not placed.results and placed.entries:
+        placed.results = [pickle.loads(blob) for _, blob in placed.entries]
+    return _attached(placed)
 
 
 @dataclass
@@ -223,9 +235,17 @@ def _placed(results: list[Processed], tables: dict[str, pa.Table], spans: list[S
                 first, rows = span["reports"]
                 report_id = (report_ids[first] or "") if rows else ""
                 result.normalized.arrow = Spilled(chunk, span, report_id, frozenset(phones.get(result.report.file, ())))
-    entries = [(job.key, pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL)) for job, result in zip(jobs, results)
+    entries = [(job.key, _entry(result)) for job, result in zip(jobs, results)
                if cache_dir is not None and job.key and (result.normalized is None or packed)]  # not into a spool chunk: gone next run
     return Placed(results, None if chunk is not None else tables, spans, entries)
+
+
+def _entry(result: Processed) -> bytes:
+    """A result as the cache keeps it: without its profile (a third of it), which _cached
+    gives back from the run that reads it."""
+    if result.report is not None:
+        result = replace(result, report=replace(result.report, profile=None))  # type: ignore[arg-type]
+    return pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL)
 
 
 def process_all(inputs: list[Input], config: Config, encoding: str | None = None, workers: int = 1,
@@ -328,7 +348,7 @@ def _collect(positions: list[int], work: Future[bytes] | list[Job], used: list[P
     """A batch's results into their places, from a worker or parsed here, each report with
     the profile it was read with (this process's own: not a copy per report, which came
     to about 3 KB a report); its cache entries into the index."""
-    placed = parse_batch(work, spool) if isinstance(work, list) else _attached(pickle.loads(work.result()))
+    placed = parse_batch(work, spool) if isinstance(work, list) else _received(work.result())
     if index is not None:
         index.put(placed.entries)
     for at, profile, result in zip(positions, used, placed.results):
