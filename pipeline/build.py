@@ -230,13 +230,14 @@ def _run(paths: list[Path], config: Config, options: Options, sink: Sink, keep_g
         dropped = {p.file for p in errors_in(outcome.problems) if p.row is None} if keep_going else set()
         office = privacy.office_numbers(set().union(*(spool.phones.get(r.file, set()) for r in selection.reports
                                                       if r.file not in dropped)))
+        seen: dict[str, list[privacy.Finding]] = {}  # the privacy scan's findings in texts of earlier parts
         for reports, part in spool.parts(selection.reports):
-            tables, found_in_part = validate_all(part, config, office)
+            tables, found_in_part = validate_all(part, config, office, seen)
             outcome.problems.extend(found_in_part)
             if keep_going:
                 errors = [p for r in reports for p in known.get(r.file, [])] + errors_in(found_in_part)
                 if errors:
-                    part, tables, new, clean = rejects.keep_valid_rows(part, tables, errors, lambda n: validate_all(n, config, office))
+                    part, tables, new, clean = rejects.keep_valid_rows(part, tables, errors, lambda n: validate_all(n, config, office, seen))
                     outcome.problems.extend(new)
                     outcome.kept_clean = outcome.kept_clean and clean
             for name, table in tables.items():
@@ -289,15 +290,16 @@ def _chunks(values: pa.Array | pa.ChunkedArray | None, rows: int, kind: pa.DataT
     return values.chunks if isinstance(values, pa.ChunkedArray) else [values]
 
 
-def validate_all(normalized: Normalized, config: Config, office: frozenset[str] | None = None
-                 ) -> tuple[dict[str, pa.Table], list[Problem]]:
+def validate_all(normalized: Normalized, config: Config, office: frozenset[str] | None = None,
+                 seen: dict[str, list[privacy.Finding]] | None = None) -> tuple[dict[str, pa.Table], list[Problem]]:
     """The typed tables, and what the schema checks, the rules and the privacy scan find in
-    them; `office`: the whole archive's office numbers, when `normalized` is one part."""
+    them; `office`: the whole archive's office numbers, when `normalized` is one part, and
+    `seen` what the scan found in the texts of the parts before (privacy.scan_tables)."""
     schemas = load_schemas()
     exceptions = privacy.load_exceptions(config.options)
     tables = to_tables(normalized, schemas)
     with ThreadPoolExecutor(max_workers=2) as pool:  # both read the tables only, mostly in Arrow (no GIL)
-        scanned = pool.submit(privacy.scan_tables, tables, normalized, exceptions, office)
+        scanned = pool.submit(privacy.scan_tables, tables, normalized, exceptions, office, seen)
         problems = validate_tables(tables, normalized, schemas)
         problems += scanned.result()
     return tables, problems

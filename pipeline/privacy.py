@@ -330,13 +330,19 @@ PREFILTER = (
 GENERATED = frozenset({"incident_id", "report_id", "municipality_code", "source_sha256"})
 
 
-def scan_tables(tables: Mapping[str, pa.Table], normalized: Normalized,
-                exceptions: Sequence[PrivacyException] = (), office: frozenset[str] | None = None) -> list[Problem]:
+SEEN_TEXTS = 100_000  # texts whose findings a run remembers, at most (see scan_tables)
+
+
+def scan_tables(tables: Mapping[str, pa.Table], normalized: Normalized, exceptions: Sequence[PrivacyException] = (),
+                office: frozenset[str] | None = None, seen: dict[str, list[Finding]] | None = None) -> list[Problem]:
     """Every string cell of the tables about to be published; one Problem per finding.
     Each column's distinct values are pre-filtered with one vectorized regex; only the
-    candidates are scanned, and only the rows holding a finding are located."""
+    candidates are scanned, and only the rows holding a finding are located. `seen`: what
+    the scan found in texts already scanned with these office numbers (a run's parts share
+    dates and summaries), kept to SEEN_TEXTS texts."""
     if office is None:  # else the whole archive's office numbers (office_numbers), when `tables` is one part of it
         office = office_numbers(office_phones(tables))
+    seen = {} if seen is None else seen
     problems: list[Problem] = []
     for name, table in tables.items():
         for fieldname in table.column_names:
@@ -347,10 +353,12 @@ def scan_tables(tables: Mapping[str, pa.Table], normalized: Normalized,
             candidates = distinct.filter(pc.match_substring_regex(distinct, PREFILTER)).to_pylist()
             flagged: dict[str, list[Finding]] = {}
             for value in candidates:
-                found = [
-                    f for f in _scan(value, office)
-                    if not any(e.covers(f.kind, value[f.start:f.end], name, fieldname) for e in exceptions)
-                ]
+                scanned = seen.get(value)
+                if scanned is None:
+                    if len(seen) >= SEEN_TEXTS:
+                        seen.clear()
+                    scanned = seen[value] = _scan(value, office)
+                found = [f for f in scanned if not any(e.covers(f.kind, value[f.start:f.end], name, fieldname) for e in exceptions)]
                 if found:
                     flagged[value] = found
             if not flagged:

@@ -241,3 +241,35 @@ def test_load_config_keeps_exceptions_for_the_scan(tmp_path: Path) -> None:
     path = project_with_exceptions(tmp_path, [{"kind": "personal-name", "text": "山田様", "reason": "r", "reviewed_by": "x"}])
     loaded = privacy.load_exceptions(load_config(path.parent).options)
     assert loaded[0].covers("personal-name", "山田様", "incidents", "summary")
+
+
+def test_texts_scanned_in_an_earlier_part_give_the_same_findings(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A run remembers what the scan found in each text (`seen`), since parts share dates
+    and summaries: the findings are those of a scan of every part afresh, exceptions and
+    office numbers applied as before, and the memory is emptied when full."""
+    import pyarrow as pa
+
+    from pipeline.normalize import Normalized, Source
+
+    texts = [text for text, *_ in FOUND] + ["2024.4.8 (2024.4.15)", "会議資料を誤送付", "事務所0796-23-1111へ"]
+    office = privacy.office_numbers(["0796-23-1111"])
+    exceptions = privacy.load_exceptions({"privacy_exceptions": [
+        {"kind": "email", "text": "taro.yamada@example.co.jp", "reason": "r", "reviewed_by": "x"}]})
+
+    def part(rows: list[str]) -> tuple[dict[str, pa.Table], Normalized]:
+        normalized = Normalized()
+        normalized.sources["incidents"] = [Source("a.txt", i + 1, str(i + 1)) for i in range(len(rows))]
+        return {"incidents": pa.table({"summary": pa.array(rows, pa.string())})}, normalized
+
+    parts = [part(texts), part(texts[::-1]), part(texts[3:] + texts[:3])]
+    afresh = [privacy.scan_tables(t, n, exceptions, office) for t, n in parts]
+    expected = {(row, privacy.KINDS[f.kind][0]) for row, text in enumerate(texts, 1) for f in privacy.scan_text(text, ["0796-23-1111"])
+                if not (f.kind == "email" and "taro.yamada" in text)}  # excepted
+    assert {(p.row, p.params["kind"]) for p in afresh[0]} == expected and len(expected) > len(FOUND) - 2
+    seen: dict[str, list[privacy.Finding]] = {}
+    assert [privacy.scan_tables(t, n, exceptions, office, seen) for t, n in parts] == afresh
+    assert texts[0] in seen and "会議資料を誤送付" not in seen  # only the prefilter's candidates are scanned
+    monkeypatch.setattr(privacy, "SEEN_TEXTS", 3)
+    seen.clear()
+    assert [privacy.scan_tables(t, n, exceptions, office, seen) for t, n in parts] == afresh
+    assert len(seen) <= 3
