@@ -39,9 +39,10 @@ class CacheIndex:
 
     path: Path
     connection: sqlite3.Connection | None = None
+    empty: bool = False  # nothing was in it when opened: a first build looks nothing up
 
     def get(self, key: str) -> bytes | None:
-        if self.connection is None:
+        if self.connection is None or self.empty:
             return None
         try:
             row = self.connection.execute("SELECT payload FROM results WHERE key = ?", (key,)).fetchone()
@@ -90,7 +91,7 @@ def open_index(cache_dir: Path) -> CacheIndex:
             _wal(index.connection)
             index.connection.execute("PRAGMA synchronous=NORMAL")  # a cache: a torn write is found by each entry's sha256
             index.connection.execute("CREATE TABLE IF NOT EXISTS results (key TEXT PRIMARY KEY, payload BLOB NOT NULL)")
-            index.connection.execute("SELECT key FROM results LIMIT 1").fetchall()
+            index.empty = not index.connection.execute("SELECT key FROM results LIMIT 1").fetchall()
             return index
         except sqlite3.OperationalError:  # cannot be opened or written here, or held by another run too long
             index.close()
