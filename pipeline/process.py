@@ -76,9 +76,10 @@ def settings_digest(profile: Profile, config: Config, encoding: str | None) -> s
     return hashlib.sha256(facts.encode("utf-8")).hexdigest()
 
 
-def cache_key(name: str, data: bytes, settings: str) -> str:
-    """A report's result depends on its name (it is in the records), bytes and settings_digest."""
-    facts = json.dumps([name, hashlib.sha256(data).hexdigest(), settings], ensure_ascii=False)
+def cache_key(name: str, sha256: str, settings: str) -> str:
+    """A report's result depends on its name (it is in the records), bytes (their sha256)
+    and settings_digest."""
+    facts = json.dumps([name, sha256, settings], ensure_ascii=False)
     return hashlib.sha256(facts.encode("utf-8")).hexdigest()
 
 
@@ -115,17 +116,21 @@ class Job:
 
     item: Input
     profile: Profile
-    key: str
+    key: str  # "" when the file was not read for it: the worker keys the result by the bytes it reads
     config: Config
     encoding: str | None
     cache_dir: Path | None
-    size: int = 0  # the file's bytes, read for its key: how much of a batch it fills
+    size: int = 0  # the file's bytes: how much of a batch it fills
+    settings: str = ""  # settings_digest of its profile
 
 
 def prepare(item: Input, config: Config, encoding: str | None, cache_dir: Path | None,
-            profiles: dict[Path, Profile], settings: dict[int, tuple[Profile, str]] | None = None) -> Job | Processed:
+            profiles: dict[Path, Profile], settings: dict[int, tuple[Profile, str]] | None = None,
+            keyed: bool = True) -> Job | Processed:
     """The job for one input, or its result when the file is missing or its profile broken.
-    `profiles` and `settings` keep what is the same for many files (by folder, by profile)."""
+    `profiles` and `settings` keep what is the same for many files (by folder, by profile).
+    With `keyed`, the file is read for its cache key, to look its result up; else only its
+    size is taken (nothing to look up: no cache, or an empty one)."""
     settings = {} if settings is None else settings
     if not item.path.exists():
         problem = Problem("file-unreadable", str(item.path), params={
@@ -135,14 +140,18 @@ def prepare(item: Input, config: Config, encoding: str | None, cache_dir: Path |
         profile = config.profile_for(item.path, item.top, profiles)
     except ConfigError as exc:
         return Processed(item.name, None, None, [Problem("bad-profile", item.name, params={"reason": str(exc)})])
+    digest = ""
     try:
         if id(profile) not in settings:  # the profile is kept with it, so that its id stays its own
             settings[id(profile)] = (profile, settings_digest(profile, config, encoding))
+        digest = settings[id(profile)][1]
+        if not keyed:
+            return Job(item, profile, "", config, encoding, cache_dir, item.path.stat().st_size, digest)
         data = item.path.read_bytes()
-        key = cache_key(item.name, data, settings[id(profile)][1])
+        key = cache_key(item.name, hashlib.sha256(data).hexdigest(), digest)
     except OSError:
         data, key = b"", ""
-    return Job(item, profile, key, config, encoding, cache_dir, len(data))
+    return Job(item, profile, key, config, encoding, cache_dir, len(data), digest)
 
 
 def _parse(jobs: list[Job]) -> tuple[list[Processed], dict[str, pa.Table], list[Spans | None]]:
@@ -235,9 +244,17 @@ def _placed(results: list[Processed], tables: dict[str, pa.Table], spans: list[S
                 first, rows = span["reports"]
                 report_id = (report_ids[first] or "") if rows else ""
                 result.normalized.arrow = Spilled(chunk, span, report_id, frozenset(phones.get(result.report.file, ())))
-    entries = [(job.key, _entry(result)) for job, result in zip(jobs, results)
-               if cache_dir is not None and job.key and (result.normalized is None or packed)]  # not into a spool chunk: gone next run
+    entries = [(key, _entry(result)) for key, result in zip(map(_key, jobs, results), results)
+               if cache_dir is not None and key and (result.normalized is None or packed)]  # not into a spool chunk: gone next run
     return Placed(results, None if chunk is not None else tables, spans, entries)
+
+
+def _key(job: Job, result: Processed) -> str:
+    """The result's cache key: the job's, or, when the file was not read for one, that of
+    the bytes the report was read from (a file that could not be read is not kept)."""
+    if job.key or result.report is None or not job.settings:
+        return job.key
+    return cache_key(job.item.name, result.report.sha256, job.settings)
 
 
 def _entry(result: Processed) -> bytes:
@@ -320,7 +337,8 @@ def iter_processed(inputs: list[Input], config: Config, encoding: str | None = N
 
         for item in inputs:
             caching = cache_dir if results_index is not None and results_index.connection is not None else None  # else no packs
-            prepared = prepare(item, config, encoding, caching, profiles, settings)
+            looking = caching is not None and not results_index.empty  # type: ignore[union-attr]
+            prepared = prepare(item, config, encoding, caching, profiles, settings, keyed=looking)
             hit = _cached(results_index, cache_dir, prepared.key, packs) if isinstance(prepared, Job) and prepared.key else None
             if isinstance(prepared, Processed) or hit is not None:
                 done = prepared if isinstance(prepared, Processed) else hit

@@ -12,6 +12,7 @@ from pipeline import cache as cache_store
 from pipeline import process
 from pipeline.build import Options, build, check
 from pipeline.config import Config
+from pipeline.sources import find_inputs
 
 from .conftest import SEED, forget_cached, tree_digest
 
@@ -348,3 +349,16 @@ def test_an_index_that_fails_during_a_run_turns_the_cache_off(tmp_path: Path, er
     assert index.get("a key") is None
     assert index.connection is None
     assert index.path.exists() == (error == "locked")
+
+
+def test_a_file_not_read_for_its_key_is_kept_under_the_same_key(archive: Path, config: Config) -> None:
+    """With nothing to look up (no cache, or an empty one), the parent only takes a file's
+    size; the worker then keys the result by the bytes it read: the key a later run
+    computes from the file to look it up."""
+    item = find_inputs([archive]).inputs[0]
+    keyed = process.prepare(item, config, None, Path("cache"), {})
+    unkeyed = process.prepare(item, config, None, Path("cache"), {}, keyed=False)
+    assert isinstance(keyed, process.Job) and isinstance(unkeyed, process.Job)
+    assert keyed.key and not unkeyed.key and unkeyed.size == keyed.size == item.path.stat().st_size
+    [result] = process.parse_batch([unkeyed]).results
+    assert process._key(unkeyed, result) == keyed.key == process._key(keyed, result)
