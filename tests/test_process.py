@@ -351,13 +351,13 @@ def test_an_index_that_fails_during_a_run_turns_the_cache_off(tmp_path: Path, er
     assert index.path.exists() == (error == "locked")
 
 
-def test_a_file_not_read_for_its_key_is_kept_under_the_same_key(archive: Path, config: Config) -> None:
+def test_a_file_not_read_for_its_key_is_kept_under_the_same_key(archive: Path, config: Config, tmp_path: Path) -> None:
     """With nothing to look up (no cache, or an empty one), the parent only takes a file's
     size; the worker then keys the result by the bytes it read: the key a later run
     computes from the file to look it up."""
     item = find_inputs([archive]).inputs[0]
-    keyed = process.prepare(item, config, None, Path("cache"), {})
-    unkeyed = process.prepare(item, config, None, Path("cache"), {}, keyed=False)
+    keyed = process.prepare(item, config, None, tmp_path / "cache", {})
+    unkeyed = process.prepare(item, config, None, tmp_path / "cache", {}, keyed=False)
     assert isinstance(keyed, process.Job) and isinstance(unkeyed, process.Job)
     assert keyed.key and not unkeyed.key and unkeyed.size == keyed.size == item.path.stat().st_size
     [result] = process.parse_batch([unkeyed]).results
