@@ -38,9 +38,11 @@ class Coded:
         return Coded([function(v) for v in self.values], self.indices)
 
     def rows(self, ranges: Sequence[tuple[int, int]]) -> Coded:
-        """The rows in `ranges` (start, stop), in order."""
-        picked = [self.indices[a:b] for a, b in ranges]
-        return Coded(self.values, np.concatenate(picked) if picked else self.indices[:0])
+        """The rows in `ranges` (start, stop), in order, with only the values they hold: a
+        value of the rows left out (one a screen refused, say) is never converted."""
+        picked = np.concatenate([self.indices[a:b] for a, b in ranges]) if ranges else self.indices[:0]
+        used, indices = np.unique(picked, return_inverse=True)
+        return Coded([self.values[i] for i in used.tolist()], indices.astype(np.int64))
 
     def arrow(self, kind: pa.DataType, of: Callable[[Any], Any] = _same) -> pa.Array:
         """of(value) for every row, as Arrow: each distinct value converted once, then taken."""

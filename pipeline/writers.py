@@ -143,10 +143,12 @@ _JSON_ESCAPES = [("\\", "\\\\"), ('"', '\\"'), ("\n", "\\n"), ("\r", "\\r"), ("\
 _JSON_ESCAPES += [(chr(c), f"\\u{c:04x}") for c in range(0x20) if chr(c) not in "\n\r\t\b\f"]
 
 
-def _may_need_escapes(column: pa.Array) -> bool:
+def _may_need_escapes(column: pa.Array | pa.ChunkedArray) -> bool:
     """Whether a text holds a character JSON escapes (a control character, a quote or a
     backslash): its bytes read by numpy, which is several times quicker than a regex. In
     UTF-8 these characters are single bytes that no other character's bytes contain."""
+    if isinstance(column, pa.ChunkedArray):
+        return any(_may_need_escapes(chunk) for chunk in column.chunks)
     offsets, data = column.buffers()[1], column.buffers()[2]
     if offsets is None or data is None or len(column) == 0:
         return False

@@ -193,3 +193,21 @@ def test_the_cp932_screen_finds_what_unusual_characters_finds_for_every_characte
         found = pc.match_substring_regex(pa.array(texts, pa.string()), patterns()["not_cp932"]).to_pylist()
         assert found == expected
     assert sum(expected) > 50_000 and not expected[ord("を")] and expected[ord("为")]
+
+
+def test_a_refused_cell_with_a_huge_figures_block_leaves_the_batch_alone(tmp_path: Path) -> None:
+    """A summary too long to vouch for (and too long to publish) whose block adds up past
+    int64: its report is refused for it, and the other report of the batch is read as
+    always (the block's totals are never made: only rows vouched for are converted)."""
+    lines = list(SEED_LINES)
+    cells = lines[HEADER_AT + 1].split("\t")
+    cells[4] = "誤送付【" + " ".join(["99999999999万人"] * 9224) + "】"
+    lines[HEADER_AT + 1] = "\t".join(cells)
+    items = [write(tmp_path, "huge.txt", seed_with(lines)), write(tmp_path, "ok.txt", SEED_TEXT)]
+    read, cells_read = read_reports(items)
+    reports = [r for r in read if isinstance(r, RawReport)]
+    assert len(reports) == 2
+    bare, tables, spans = batch_tables(reports, [CONFIG.municipality_of(r.profile) for r in reports], Memo(), SCHEMAS,
+                                       ReadCells(cells_read.columns, cells_read.spans))
+    assert "bad-value" in [p.code for p in bare[0].problems] and bare[1].rows_read == 7
+    assert tables["incidents"].slice(*spans[1]["incidents"]).num_rows == 7

@@ -260,3 +260,4 @@ def test_a_text_needs_escapes_where_a_character_json_escapes_is_in_it(texts: lis
     column = pa.array(texts, pa.string()).slice(start, length)
     expected = bool(pc.any(pc.match_substring_regex(column, '[\\\\"\x00-\x1f]')).as_py())
     assert writers._may_need_escapes(column) == expected
+    assert writers._may_need_escapes(pa.chunked_array([column[:2], column[2:]], pa.string())) == expected
