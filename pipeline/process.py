@@ -250,9 +250,11 @@ def _placed(results: list[Processed], tables: dict[str, pa.Table], spans: list[S
 
 
 def _key(job: Job, result: Processed) -> str:
-    """The result's cache key: the job's, or, when the file was not read for one, that of
-    the bytes the report was read from (a file that could not be read is not kept)."""
-    if job.key or result.report is None or not job.settings:
+    """The result's cache key: that of the bytes its report was read from, so that a file
+    changed after the parent read it for its key is not kept under the old bytes' key;
+    a file that could not be read is kept under the job's key (none when the parent did
+    not read it)."""
+    if result.report is None or not job.settings:
         return job.key
     return cache_key(job.item.name, result.report.sha256, job.settings)
 

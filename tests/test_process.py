@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -362,3 +363,32 @@ def test_a_file_not_read_for_its_key_is_kept_under_the_same_key(archive: Path, c
     assert keyed.key and not unkeyed.key and unkeyed.size == keyed.size == item.path.stat().st_size
     [result] = process.parse_batch([unkeyed]).results
     assert process._key(unkeyed, result) == keyed.key == process._key(keyed, result)
+
+
+def test_a_file_changed_after_the_parent_read_it_is_kept_under_its_new_bytes(tmp_path: Path, config: Config,
+                                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """The parent reads a file for its key, the worker reads it again to parse it: a
+    correction saved in between must not be kept under the key of the bytes before it."""
+    seed = SEED.read_text(encoding="utf-8")
+    before, after = seed + "\n", seed.replace("有(1人)", "有(7人)", 1)
+    report = tmp_path / "raw" / "r.txt"
+    report.parent.mkdir()
+    report.write_text(seed, encoding="utf-8")
+    cache = tmp_path / "cache"
+    inputs = find_inputs([tmp_path / "raw"]).inputs
+    assert not process.process_all(inputs, config, cache_dir=cache)[0].cached  # the cache is no longer empty
+    report.write_text(before, encoding="utf-8")
+    prepare = process.prepare
+
+    def saved_in_between(item, *args, **kwargs):  # type: ignore[no-untyped-def]
+        job = prepare(item, *args, **kwargs)
+        report.write_text(after, encoding="utf-8")
+        return job
+
+    monkeypatch.setattr(process, "prepare", saved_in_between)
+    [parsed] = process.process_all(inputs, config, cache_dir=cache)
+    assert "有(7人)" not in before and parsed.report is not None and not parsed.cached
+    monkeypatch.setattr(process, "prepare", prepare)
+    report.write_text(before, encoding="utf-8")
+    [again] = process.process_all(inputs, config, cache_dir=cache)
+    assert again.report is not None and again.report.sha256 == hashlib.sha256(before.encode("utf-8")).hexdigest()
