@@ -230,7 +230,7 @@ def _run(paths: list[Path], config: Config, options: Options, sink: Sink, keep_g
         dropped = {p.file for p in errors_in(outcome.problems) if p.row is None} if keep_going else set()
         office = privacy.office_numbers(set().union(*(spool.phones.get(r.file, set()) for r in selection.reports
                                                       if r.file not in dropped)))
-        seen: dict[str, list[privacy.Finding]] = {}  # the privacy scan's findings in texts of earlier parts
+        seen = privacy.Seen(office)  # what the privacy scan found in the texts of earlier parts
         for reports, part in spool.parts(selection.reports):
             tables, found_in_part = validate_all(part, config, office, seen)
             outcome.problems.extend(found_in_part)
@@ -291,7 +291,7 @@ def _chunks(values: pa.Array | pa.ChunkedArray | None, rows: int, kind: pa.DataT
 
 
 def validate_all(normalized: Normalized, config: Config, office: frozenset[str] | None = None,
-                 seen: dict[str, list[privacy.Finding]] | None = None) -> tuple[dict[str, pa.Table], list[Problem]]:
+                 seen: privacy.Seen | None = None) -> tuple[dict[str, pa.Table], list[Problem]]:
     """The typed tables, and what the schema checks, the rules and the privacy scan find in
     them; `office`: the whole archive's office numbers, when `normalized` is one part, and
     `seen` what the scan found in the texts of the parts before (privacy.scan_tables)."""

@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pyarrow as pa
@@ -330,19 +330,40 @@ PREFILTER = (
 GENERATED = frozenset({"incident_id", "report_id", "municipality_code", "source_sha256"})
 
 
-SEEN_TEXTS = 100_000  # texts whose findings a run remembers, at most (see scan_tables)
+SEEN_CHARS = 4_000_000  # characters of text whose findings a run remembers, at most (see Seen)
+
+
+@dataclass
+class Seen:
+    """What the scan found in the texts a run has scanned with these office numbers: the
+    parts of an archive share many dates and summaries. Forgotten when they come to more
+    than SEEN_CHARS characters, so that it stays small."""
+
+    office: frozenset[str]
+    found: dict[str, list[Finding]] = field(default_factory=dict)
+    chars: int = 0
+
+    def scan(self, text: str) -> list[Finding]:
+        found = self.found.get(text)
+        if found is None:
+            if self.chars + len(text) > SEEN_CHARS:
+                self.found.clear()
+                self.chars = 0
+            found = self.found[text] = _scan(text, self.office)
+            self.chars += len(text)
+        return found
 
 
 def scan_tables(tables: Mapping[str, pa.Table], normalized: Normalized, exceptions: Sequence[PrivacyException] = (),
-                office: frozenset[str] | None = None, seen: dict[str, list[Finding]] | None = None) -> list[Problem]:
+                office: frozenset[str] | None = None, seen: Seen | None = None) -> list[Problem]:
     """Every string cell of the tables about to be published; one Problem per finding.
     Each column's distinct values are pre-filtered with one vectorized regex; only the
     candidates are scanned, and only the rows holding a finding are located. `seen`: what
-    the scan found in texts already scanned with these office numbers (a run's parts share
-    dates and summaries), kept to SEEN_TEXTS texts."""
+    earlier scans of the run found, used when made with the same office numbers."""
     if office is None:  # else the whole archive's office numbers (office_numbers), when `tables` is one part of it
         office = office_numbers(office_phones(tables))
-    seen = {} if seen is None else seen
+    if seen is None or seen.office != office:
+        seen = Seen(office)
     problems: list[Problem] = []
     for name, table in tables.items():
         for fieldname in table.column_names:
@@ -353,12 +374,7 @@ def scan_tables(tables: Mapping[str, pa.Table], normalized: Normalized, exceptio
             candidates = distinct.filter(pc.match_substring_regex(distinct, PREFILTER)).to_pylist()
             flagged: dict[str, list[Finding]] = {}
             for value in candidates:
-                scanned = seen.get(value)
-                if scanned is None:
-                    if len(seen) >= SEEN_TEXTS:
-                        seen.clear()
-                    scanned = seen[value] = _scan(value, office)
-                found = [f for f in scanned if not any(e.covers(f.kind, value[f.start:f.end], name, fieldname) for e in exceptions)]
+                found = [f for f in seen.scan(value) if not any(e.covers(f.kind, value[f.start:f.end], name, fieldname) for e in exceptions)]
                 if found:
                     flagged[value] = found
             if not flagged:

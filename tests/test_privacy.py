@@ -244,9 +244,10 @@ def test_load_config_keeps_exceptions_for_the_scan(tmp_path: Path) -> None:
 
 
 def test_texts_scanned_in_an_earlier_part_give_the_same_findings(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A run remembers what the scan found in each text (`seen`), since parts share dates
-    and summaries: the findings are those of a scan of every part afresh, exceptions and
-    office numbers applied as before, and the memory is emptied when full."""
+    """A run remembers what the scan found in each text (privacy.Seen), since parts share
+    dates and summaries: the findings are those of a scan of every part afresh, exceptions
+    and office numbers applied as before; a memory made with other office numbers is not
+    used, and one that is full is emptied."""
     import pyarrow as pa
 
     from pipeline.normalize import Normalized, Source
@@ -266,10 +267,11 @@ def test_texts_scanned_in_an_earlier_part_give_the_same_findings(monkeypatch: py
     expected = {(row, privacy.KINDS[f.kind][0]) for row, text in enumerate(texts, 1) for f in privacy.scan_text(text, ["0796-23-1111"])
                 if not (f.kind == "email" and "taro.yamada" in text)}  # excepted
     assert {(p.row, p.params["kind"]) for p in afresh[0]} == expected and len(expected) > len(FOUND) - 2
-    seen: dict[str, list[privacy.Finding]] = {}
+    seen = privacy.Seen(office)
     assert [privacy.scan_tables(t, n, exceptions, office, seen) for t, n in parts] == afresh
-    assert texts[0] in seen and "会議資料を誤送付" not in seen  # only the prefilter's candidates are scanned
-    monkeypatch.setattr(privacy, "SEEN_TEXTS", 3)
-    seen.clear()
+    assert texts[0] in seen.found and "会議資料を誤送付" not in seen.found  # only the prefilter's candidates are scanned
+    assert privacy.scan_tables(*parts[0], exceptions, office, privacy.Seen(frozenset())) == afresh[0]  # other office numbers: not used
+    monkeypatch.setattr(privacy, "SEEN_CHARS", 60)
+    seen = privacy.Seen(office)
     assert [privacy.scan_tables(t, n, exceptions, office, seen) for t, n in parts] == afresh
-    assert len(seen) <= 3
+    assert 0 < seen.chars <= 60 and seen.chars == sum(map(len, seen.found))
