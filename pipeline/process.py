@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import io
 import json
 import pickle
 import uuid
@@ -25,6 +26,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import asdict, dataclass, replace
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 
@@ -83,10 +85,10 @@ def cache_key(name: str, sha256: str, settings: str) -> str:
     return hashlib.sha256(facts.encode("utf-8")).hexdigest()
 
 
-def _cached(index: CacheIndex | None, cache_dir: Path | None, key: str, packs: dict[str, bool]) -> Processed | None:
-    """The stored result, or None when there is none or it is damaged in any way: each
-    entry starts with the sha256 of the rest, checked before anything is unpickled, and
-    the pack its records are in is checked once a run (`packs`: pack -> intact)."""
+def _cached(index: CacheIndex | None, cache_dir: Path | None, key: str, packs: dict[str, bool], profile: Profile) -> Processed | None:
+    """The stored result, read with `profile`, or None when there is none or it is damaged
+    in any way: each entry starts with the sha256 of the rest, checked before anything is
+    unpickled, and the pack its records are in is checked once a run (`packs`: pack -> intact)."""
     blob = index.get(key) if index is not None and cache_dir is not None else None
     if blob is None:
         return None
@@ -94,7 +96,7 @@ def _cached(index: CacheIndex | None, cache_dir: Path | None, key: str, packs: d
     if hashlib.sha256(payload).digest() != digest:
         return None
     try:
-        found = pickle.loads(payload)  # our own file, intact, under a key of its inputs
+        found = _loaded(payload, profile)  # our own file, intact, under a key of its inputs
     except Exception:  # an older layout, say: parse the report again
         return None
     if not isinstance(found, Processed):
@@ -203,11 +205,11 @@ def _parse_for_parent(jobs: list[Job], spool: Path | None = None) -> bytes:
     return pickle.dumps(placed, protocol=pickle.HIGHEST_PROTOCOL)
 
 
-def _received(payload: bytes) -> Placed:
-    """A worker's payload (see _parse_for_parent), its results read back."""
+def _received(payload: bytes, profiles: list[Profile]) -> Placed:
+    """A worker's payload (see _parse_for_parent), its results read back, each with its profile."""
     placed: Placed = pickle.loads(payload)
     if not placed.results and placed.entries:
-        placed.results = [pickle.loads(blob) for _, blob in placed.entries]
+        placed.results = [_loaded(entry, profile) for (_, entry), profile in zip(placed.entries, profiles)]
     return _attached(placed)
 
 
@@ -259,12 +261,36 @@ def _key(job: Job, result: Processed) -> str:
     return cache_key(job.item.name, result.report.sha256, job.settings)
 
 
+class _EntryPickler(pickle.Pickler):
+    """Pickles a result with its source profile left out (a third of it): the run that
+    reads the entry gives its own (_loaded)."""
+
+    def persistent_id(self, obj: object) -> str | None:
+        return "profile" if isinstance(obj, Profile) else None
+
+
+class _EntryUnpickler(pickle.Unpickler):
+    def __init__(self, data: bytes, profile: Profile) -> None:
+        super().__init__(io.BytesIO(data))
+        self.profile = profile
+
+    def persistent_load(self, pid: Any) -> Profile:
+        if pid != "profile":
+            raise pickle.UnpicklingError(f"an entry refers to {pid!r}")
+        return self.profile
+
+
 def _entry(result: Processed) -> bytes:
-    """A result as the cache keeps it: without its profile (a third of it), which _cached
-    gives back from the run that reads it."""
-    if result.report is not None:
-        result = replace(result, report=replace(result.report, profile=None))  # type: ignore[arg-type]
-    return pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL)
+    """A result as the cache keeps it, without its profile."""
+    buffer = io.BytesIO()
+    _EntryPickler(buffer, protocol=pickle.HIGHEST_PROTOCOL).dump(result)
+    return buffer.getvalue()
+
+
+def _loaded(entry: bytes, profile: Profile) -> Processed:
+    """A result from its entry, with the profile its file is read with in this run."""
+    found: Processed = _EntryUnpickler(entry, profile).load()
+    return found
 
 
 def process_all(inputs: list[Input], config: Config, encoding: str | None = None, workers: int = 1,
@@ -341,13 +367,13 @@ def iter_processed(inputs: list[Input], config: Config, encoding: str | None = N
             caching = cache_dir if results_index is not None and results_index.connection is not None else None  # else no packs
             looking = caching is not None and not results_index.empty  # type: ignore[union-attr]
             prepared = prepare(item, config, encoding, caching, profiles, settings, keyed=looking)
-            hit = _cached(results_index, cache_dir, prepared.key, packs) if isinstance(prepared, Job) and prepared.key else None
+            hit = _cached(results_index, cache_dir, prepared.key, packs, prepared.profile) if isinstance(prepared, Job) and prepared.key else None
             if isinstance(prepared, Processed) or hit is not None:
                 done = prepared if isinstance(prepared, Processed) else hit
                 if hit is not None:
                     hit.cached = True
                     if hit.report is not None:  # the same bytes may now be elsewhere: read back from here
-                        hit.report = replace(hit.report, path=str(item.path), profile=prepared.profile)  # type: ignore[union-attr]
+                        hit.report = replace(hit.report, path=str(item.path))
                 results.append(_told(done, progress))  # type: ignore[arg-type]
                 held += 1
             else:
@@ -368,11 +394,11 @@ def _collect(positions: list[int], work: Future[bytes] | list[Job], used: list[P
     """A batch's results into their places, from a worker or parsed here, each report with
     the profile it was read with (this process's own: not a copy per report, which came
     to about 3 KB a report); its cache entries into the index."""
-    placed = parse_batch(work, spool) if isinstance(work, list) else _received(work.result())
+    placed = parse_batch(work, spool) if isinstance(work, list) else _received(work.result(), used)
     if index is not None:
         index.put(placed.entries)
     for at, profile, result in zip(positions, used, placed.results):
-        if result.report is not None:
+        if result.report is not None and result.report.profile is not profile:
             result.report = replace(result.report, profile=profile)
         results[at] = _told(result, progress)
 
