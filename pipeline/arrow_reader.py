@@ -89,7 +89,7 @@ def read_reports(items: Sequence[Item]) -> tuple[list[RawReport | ReadFailed], R
     read here. A report read here has `lines` and no `rows` (ReadCells.rows_of gives them)."""
     heads = [_head(item) for item in items]
     read: list[RawReport | ReadFailed | None] = [None] * len(items)
-    columns: list[dict[str, pa.Array]] = []
+    columns: list[tuple[dict[str, pa.Array], int]] = []  # each delimiter's cells, and how many rows they are
     spans: list[tuple[int, int] | None] = [None] * len(items)
     at = 0
     for delimiter in ("\t", ","):
@@ -97,13 +97,14 @@ def read_reports(items: Sequence[Item]) -> tuple[list[RawReport | ReadFailed], R
         if not chosen:
             continue
         cells, lines, refused = _split([heads[i] for i in chosen], delimiter)  # type: ignore[misc]
+        first = at
         for i, own_lines, refuse in zip(chosen, lines, refused):
             if not refuse:  # else read_report says what is wrong with it
                 read[i] = heads[i].report(own_lines)  # type: ignore[union-attr]
                 spans[i], at = (at, at + len(own_lines)), at + len(own_lines)
-        columns.append(cells)
-    keys = sorted({key for part in columns for key in part})
-    joined = {key: pa.concat_arrays([part[key] if key in part else _blank(part) for part in columns]) for key in keys}
+        columns.append((cells, at - first))
+    keys = sorted({key for cells, _ in columns for key in cells})
+    joined = {key: pa.concat_arrays([cells[key] if key in cells else blank_texts(rows) for cells, rows in columns]) for key in keys}
     return [r if r is not None else _read(item) for r, item in zip(read, items)], ReadCells(joined, spans)
 
 
@@ -114,8 +115,8 @@ def _read(item: Item) -> RawReport | ReadFailed:
         return failed
 
 
-def _blank(part: dict[str, pa.Array]) -> pa.Array:
-    rows = len(next(iter(part.values()))) if part else 0
+def blank_texts(rows: int) -> pa.Array:
+    """An empty text for each row: the cells of a column a report does not have."""
     return pa.array([""] * rows, pa.string())
 
 

@@ -25,7 +25,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .arrow_dates import DatesColumns, dates_columns
-from .arrow_reader import ReadCells
+from .arrow_reader import ReadCells, blank_texts
 from .coded import Coded
 from .arrow_figures import parse_blocks
 from .dates import DatesCell, parse_date, parse_occurrence
@@ -33,7 +33,7 @@ from .errors import ValueProblem
 from .config import Municipality
 from .normalize import ARROW, MAX_CELL_CHARS, Memo, Normalized, RowValues, ValueColumns, normalize_report, records
 from .readers import RawReport, RawRow
-from .text import HIDDEN_RANGES, char_class, clean_text, cp932_characters, whitespace
+from .text import HIDDEN_CHARS, char_class, clean_text, cp932_characters, whitespace
 from .values import parse_figures, parse_leak, parse_no, parse_office, parse_phone
 
 REQUIRED = ("no", "dates", "office", "summary", "leak", "category")
@@ -44,18 +44,19 @@ SPACED = ("dates", "summary", "response", "measures")  # checked for whitespace 
 @lru_cache(maxsize=1)
 def patterns() -> dict[str, str]:
     """RE2 character classes derived from Python's own definitions, so that they cannot
-    drift apart: str.isspace (what strip() and \\s take away), text.HIDDEN_RANGES and
-    the CP932 codec (text.cp932_characters)."""
-    spaces = whitespace()
+    drift apart: str.isspace (what strip() and \\s take away), text.HIDDEN_CHARS and
+    the CP932 codec (text.cp932_characters). `refused` puts the last three together."""
     return {
-        "blank": f"^{char_class(spaces)}*$",  # what str.strip() leaves empty
-        "odd_space": char_class(c for c in spaces if c not in " \t"),  # line breaks, U+3000, NBSP ...
-        "hidden": char_class(_HIDDEN),
+        "blank": f"^{char_class(whitespace())}*$",  # what str.strip() leaves empty
+        "odd_space": char_class(_odd_spaces()),  # line breaks, U+3000, NBSP ...
+        "hidden": char_class(HIDDEN_CHARS),
         "not_cp932": char_class(cp932_characters(), negate=True),  # what text.unusual_characters finds
     }
 
 
-_HIDDEN = frozenset(chr(c) for lo, hi in HIDDEN_RANGES for c in range(lo, hi + 1))
+def _odd_spaces() -> set[str]:
+    """Whitespace other than spaces and tabs."""
+    return {c for c in whitespace() if c not in " \t"}
 
 
 @lru_cache(maxsize=4)
@@ -63,7 +64,7 @@ def refused(free_text: bool, spaced: bool) -> str:
     """One RE2 class of every character that keeps a column's cell from being vouched for:
     hidden ones in any column, whitespace other than spaces and tabs in the SPACED ones,
     and characters CP932 lacks in FREE_TEXT; so that each column is read once."""
-    chars = _HIDDEN | ({c for c in whitespace() if c not in " \t"} if spaced else set())
+    chars = HIDDEN_CHARS | (_odd_spaces() if spaced else set())
     return char_class(set(cp932_characters()) - chars, negate=True) if free_text else char_class(chars)
 
 
@@ -188,7 +189,7 @@ def vouch_columns(cells: dict[str, pa.Array], lines: list[int], memo: Memo) -> t
     if n == 0:
         return np.zeros(0, bool), ValueColumns()
     p = patterns()
-    empty = pa.array([""] * n, pa.string())
+    empty = blank_texts(n)
     col = {key: cells.get(key, empty) for key in (*REQUIRED, "phone", "response", "measures")}
 
     screened: dict[tuple[bool, bool], list[pa.Array]] = {}  # the columns by the characters refused in them
@@ -290,7 +291,7 @@ def read_batch(reports: Sequence[RawReport], municipalities: Sequence[Municipali
     rows = [row for r in own for row in r.rows]
     if rows:
         keys = sorted({key for row in rows for key in row.cells} | set(columns))
-        blank = pa.array([""] * rows_read, pa.string())
+        blank = blank_texts(rows_read)
         columns = {key: pa.concat_arrays([columns.get(key, blank), _as_arrow([row.cells.get(key, "") for row in rows])]) for key in keys}
         lines += [row.line for row in rows]
     bad, values = vouch_columns(columns, lines, memo)

@@ -140,7 +140,7 @@ def cp932_characters() -> str:
 # control characters other than tab and line breaks, C1 controls, bidirectional marks and overrides
 HIDDEN_RANGES = ((0x00, 0x08), (0x0B, 0x0C), (0x0E, 0x1F), (0x7F, 0x9F), (0x061C, 0x061C), (0x200E, 0x200F),
                  (0x202A, 0x202E), (0x2066, 0x2069))
-_HIDDEN_CHARS = frozenset(chr(c) for lo, hi in HIDDEN_RANGES for c in range(lo, hi + 1))
+HIDDEN_CHARS = frozenset(chr(c) for lo, hi in HIDDEN_RANGES for c in range(lo, hi + 1))
 _HIDDEN = re.compile("[" + "".join(f"{re.escape(chr(lo))}-{re.escape(chr(hi))}" for lo, hi in HIDDEN_RANGES) + "]")
 
 
@@ -151,6 +151,6 @@ def hidden_characters(text: str) -> list[str]:
         return []
     found: list[str] = []
     for ch in text:
-        if ch in _HIDDEN_CHARS and ch not in found:
+        if ch in HIDDEN_CHARS and ch not in found:
             found.append(ch)
     return found
