@@ -17,7 +17,6 @@ fixture and on generated files.
 
 from __future__ import annotations
 
-import codecs
 import csv
 import hashlib
 import re
@@ -31,8 +30,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .config import Profile
-from .readers import (LINE_END, MAX_FILE_BYTES, TEXT_SUFFIXES, Head, RawReport, RawRow, ReadFailed, decode, find_header,
-                      is_correction, parse_head, read_report)
+from .readers import (LINE_END, TEXT_SUFFIXES, Head, RawReport, RawRow, ReadFailed, check_size, find_header, is_correction,
+                      parse_head, read_report, text_of)
 from .text import char_class, whitespace
 
 HEAD_LINES = (8, 40)  # the lines a header is looked for in, first and at most; one further down is left to read_report
@@ -70,8 +69,7 @@ class _Text:
     """A file whose head is read: the rest, its rows, is for Arrow."""
 
     item: Item
-    sha256: str
-    bytes: int
+    data: bytes
     head: Head
     delimiter: str
     first_line: int  # the line number of the rest's first line
@@ -80,7 +78,7 @@ class _Text:
     def report(self, lines: list[int]) -> RawReport:
         """The report read, its rows at these lines (their cells are in the batch's columns)."""
         item, head = self.item, self.head
-        return RawReport(item.name, self.sha256, self.bytes, head.title, head.period, head.headers, (), item.profile,  # type: ignore[arg-type]
+        return RawReport(item.name, hashlib.sha256(self.data).hexdigest(), len(self.data), head.title, head.period, head.headers, (), item.profile,  # type: ignore[arg-type]
                          is_correction(head.title, item.path), path=str(item.path), encoding=item.encoding, lines=tuple(lines))
 
 
@@ -93,7 +91,7 @@ def read_reports(items: Sequence[Item]) -> tuple[list[RawReport | ReadFailed], R
     spans: list[tuple[int, int] | None] = [None] * len(items)
     at = 0
     for delimiter in ("\t", ","):
-        chosen = [i for i, h in enumerate(heads) if h is not None and h.delimiter == delimiter]
+        chosen = [i for i, h in enumerate(heads) if isinstance(h, _Text) and h.delimiter == delimiter]
         if not chosen:
             continue
         cells, lines, refused = _split([heads[i] for i in chosen], delimiter)  # type: ignore[misc]
@@ -105,12 +103,14 @@ def read_reports(items: Sequence[Item]) -> tuple[list[RawReport | ReadFailed], R
         columns.append((cells, at - first))
     keys = sorted({key for cells, _ in columns for key in cells})
     joined = {key: pa.concat_arrays([cells[key] if key in cells else blank_texts(rows) for cells, rows in columns]) for key in keys}
-    return [r if r is not None else _read(item) for r, item in zip(read, items)], ReadCells(joined, spans)
+    return [r if r is not None else _read(item, h) for r, item, h in zip(read, items, heads)], ReadCells(joined, spans)
 
 
-def _read(item: Item) -> RawReport | ReadFailed:
+def _read(item: Item, head: _Text | bytes | None) -> RawReport | ReadFailed:
+    """read_report of the file, with the bytes read for its head (none: it reads them)."""
+    data = head if isinstance(head, bytes) else head.data if isinstance(head, _Text) else None
     try:
-        return read_report(item.path, item.profile, item.encoding, item.name)
+        return read_report(item.path, item.profile, item.encoding, item.name, data)
     except ReadFailed as failed:
         return failed
 
@@ -120,9 +120,10 @@ def blank_texts(rows: int) -> pa.Array:
     return pa.array([""] * rows, pa.string())
 
 
-def _head(item: Item) -> _Text | None:
+def _head(item: Item) -> _Text | bytes | None:
     """The file's head read as read_report reads it, when the file is one Arrow can read
-    the rest of; else None (read_report reads it)."""
+    the rest of; else what read_report is to read: the file's bytes, or None when they
+    were not read."""
     path = item.path
     if path.suffix.lower() not in TEXT_SUFFIXES:
         return None
@@ -130,16 +131,15 @@ def _head(item: Item) -> _Text | None:
         data = path.read_bytes()
     except OSError:
         return None
-    if len(data) > MAX_FILE_BYTES or b"\x00" in data and not data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return None
     try:
-        text = decode(data, item.name, item.encoding)
+        check_size(data, item.name)
+        text = text_of(data, item.name, item.encoding)
     except ReadFailed:
-        return None
-    if '"' in text or not text.strip():
-        return None  # quoted cells are the csv module's
+        return data
+    if '"' in text:
+        return data  # quoted cells are the csv module's
     if len(text) > csv.field_size_limit() and max(map(len, text.splitlines())) > csv.field_size_limit():
-        return None  # a line that long: text_grid leaves it to the csv module, which refuses it
+        return data  # a line that long: text_grid leaves it to the csv module, which refuses it
     delimiter = "\t" if _TWO_TABS.search(text) else ","
     for limit in HEAD_LINES:  # the first lines split off, more only when the header is not among them
         lines = LINE_END.split(text, maxsplit=limit)
@@ -148,12 +148,12 @@ def _head(item: Item) -> _Text | None:
         if header_at is not None:
             break
     else:
-        return None
+        return data
     head = parse_head(grid, header_at, item.name, item.profile)
     if head.problems or "discovered" in head.headers:
-        return None
+        return data
     header_line = grid[header_at][0]
-    return _Text(item, hashlib.sha256(data).hexdigest(), len(data), head, delimiter, header_line + 1, "\n".join(lines[header_line:]))
+    return _Text(item, data, head, delimiter, header_line + 1, "\n".join(lines[header_line:]))
 
 
 @lru_cache(maxsize=2)

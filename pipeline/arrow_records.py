@@ -26,7 +26,6 @@ import pyarrow.compute as pc
 from .arrow_reader import ReadCells
 from .coded import Coded
 from .columnar import BatchValues, read_batch
-from .errors import ValueProblem
 from .config import Municipality
 from .normalize import Memo, Normalized, ValueColumns, report_id
 from .readers import RawReport
@@ -69,9 +68,8 @@ def _arrow(values: list[Any] | pa.Array | Coded, kind: pa.DataType, of: Callable
     """Values (of(value) for each, when given) as Arrow: columnar.vouch gives the dates and
     long texts as Arrow already, and the parsed values Coded."""
     values = _one(values)
-    if isinstance(values, Coded):  # a distinct value only rows not vouched for have (a ValueProblem) is never taken
-        convert = of or (lambda value: value)
-        return values.arrow(kind, lambda value: None if isinstance(value, ValueProblem) else convert(value))
+    if isinstance(values, Coded):  # the rows of vouched reports: Coded.rows kept only their values
+        return values.arrow(kind, of) if of is not None else values.arrow(kind)
     if of is not None:
         return pa.array([of(v) for v in values], kind)
     return values if isinstance(values, pa.Array) else pa.array(values, kind)
@@ -85,7 +83,7 @@ def _figure_rows(figures: list[list[Figure]] | Coded) -> tuple[pa.Array, np.ndar
     if not isinstance(figures, Coded):
         flat = list(chain.from_iterable(figures))
         return parent, figure_no, lambda field, kind: pa.array([field(f) for f in flat], kind)
-    flat = list(chain.from_iterable(f for f in figures.values if isinstance(f, list)))
+    flat = list(chain.from_iterable(figures.values))
     first = np.concatenate([[0], np.cumsum(_lengths(figures.values))[:-1]]).astype(np.int64)
     pick = pa.array(first[figures.indices[parent.to_numpy()]] + figure_no - 1 if len(figure_no) else np.zeros(0, np.int64))
     return parent, figure_no, lambda field, kind: pa.array([field(f) for f in flat], kind).take(pick)
@@ -162,7 +160,7 @@ def arrow_records(reports: Sequence[RawReport], municipalities: Sequence[Municip
 def _sums(figures: list[list[Figure]] | Coded) -> list[Totals] | Coded:
     """The totals of each row's figures, each distinct block's once."""
     if isinstance(figures, Coded):
-        return figures.map(lambda f: totals(f) if isinstance(f, list) else f)  # a ValueProblem stays one
+        return figures.map(totals)
     sums_of: dict[int, Totals] = {}  # a figures list is shared by the rows with the same block
     none = totals([])
     return [none if not f else sums_of[id(f)] if id(f) in sums_of else sums_of.setdefault(id(f), totals(f)) for f in figures]

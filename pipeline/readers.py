@@ -257,29 +257,25 @@ def parse_grid(grid: Grid, file: str, profile: Profile) -> Parsed:
     return Parsed(head.title, period, headers, rows, ragged, row_problems)
 
 
-def read_report(path: Path, profile: Profile, encoding: str | None = None, name: str | None = None) -> RawReport:
-    """Read one report file of any supported form: text (TSV/CSV) or an Excel workbook."""
+def read_report(path: Path, profile: Profile, encoding: str | None = None, name: str | None = None,
+                data: bytes | None = None) -> RawReport:
+    """Read one report file of any supported form: text (TSV/CSV) or an Excel workbook.
+    `data`: the file's bytes, when the caller has read them already."""
     file = name or path.name
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise unreadable(file, exc.strerror or str(exc), f"ファイルを開けません ({exc.strerror or exc})") from None
-    if not data.strip():
-        raise ReadFailed([Problem("file-empty", file)])
-    if len(data) > MAX_FILE_BYTES:
-        reason = f"it is {len(data):,} bytes, more than the {MAX_FILE_BYTES:,} a quarterly report may have; split it or check it is the right file"
-        raise unreadable(file, reason, f"{len(data):,} バイトあり、四半期報告の上限 ({MAX_FILE_BYTES:,} バイト) を超えています。正しいファイルか確認してください")
+    if data is None:
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise unreadable(file, exc.strerror or str(exc), f"ファイルを開けません ({exc.strerror or exc})") from None
+    check_size(data, file)
     suffix = path.suffix.lower()
     if suffix in EXCEL_SUFFIXES:
         from .excel import excel_grid
 
         grid = excel_grid(path, file, profile.sheet)
     elif suffix in TEXT_SUFFIXES:
-        if b"\x00" in data and not data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-            raise unreadable(file, "it is a binary file, not text; save the report as text (.txt/.csv) or Excel (.xlsx)",
-                             "文字のファイルではありません。報告をテキスト (.txt/.csv) か Excel (.xlsx) で保存してください")
         try:
-            grid = text_grid(decode(data, file, encoding))
+            grid = text_grid(text_of(data, file, encoding))
         except QuotingError as exc:
             reason = f'a quoted cell starting on this line is not closed properly ({exc}); check the " marks'
             raise unreadable(file, reason, "この行から始まる \" で囲まれたセルが正しく閉じられていません。\" の数を確認してください", exc.line) from None
@@ -290,6 +286,23 @@ def read_report(path: Path, profile: Profile, encoding: str | None = None, name:
     return RawReport(file, hashlib.sha256(data).hexdigest(), len(data), parsed.title, parsed.period, parsed.headers,
                      tuple(parsed.rows), profile, is_correction(parsed.title, path), tuple(parsed.ragged), tuple(parsed.problems),
                      str(path), encoding)
+
+
+def check_size(data: bytes, file: str) -> None:
+    """Refuse an empty file, or one too large to be a quarterly report (ReadFailed)."""
+    if not data.strip():
+        raise ReadFailed([Problem("file-empty", file)])
+    if len(data) > MAX_FILE_BYTES:
+        reason = f"it is {len(data):,} bytes, more than the {MAX_FILE_BYTES:,} a quarterly report may have; split it or check it is the right file"
+        raise unreadable(file, reason, f"{len(data):,} バイトあり、四半期報告の上限 ({MAX_FILE_BYTES:,} バイト) を超えています。正しいファイルか確認してください")
+
+
+def text_of(data: bytes, file: str, encoding: str | None = None) -> str:
+    """A text report's bytes as text; ReadFailed when they are binary or not in any encoding tried (decode)."""
+    if b"\x00" in data and not data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        raise unreadable(file, "it is a binary file, not text; save the report as text (.txt/.csv) or Excel (.xlsx)",
+                         "文字のファイルではありません。報告をテキスト (.txt/.csv) か Excel (.xlsx) で保存してください")
+    return decode(data, file, encoding)
 
 
 def is_correction(title: str, path: Path) -> bool:
