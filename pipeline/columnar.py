@@ -284,9 +284,9 @@ def read_batch(reports: Sequence[RawReport], municipalities: Sequence[Municipali
     by row (normalize_report), with what was vouched for."""
     spans = read.spans if read is not None else [None] * len(reports)
     columns = dict(read.columns) if read is not None else {}
-    rows_read = len(next(iter(columns.values()))) if columns else 0
     lines = [line for report, span in sorted((p for p in zip(reports, spans) if p[1] is not None), key=lambda p: p[1])
              for line in report.lines]
+    rows_read = len(lines)  # the rows in `read`'s columns
     own = [r for r, span in zip(reports, spans) if span is None and "discovered" not in r.headers]  # rows of their own
     rows = [row for r in own for row in r.rows]
     if rows:
