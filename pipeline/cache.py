@@ -5,6 +5,8 @@ one SQLite table (`sqlite3`: one small file a report cost 0.4 ms each to create)
 and its records are rows of a pack: the Arrow IPC files a batch's records were
 written to where it was parsed, with the sha256 of each beside them. An entry
 points into its pack; a pack is checked against its sums before it is used.
+An entry is the pickled result with its source profile left out by reference
+(pickle's persistent_id): the run that reads it gives its own.
 The cache is optional: anything wrong with it turns it off for the run.
 """
 
@@ -12,16 +14,20 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import io
 import json
 import os
+import pickle
 import sqlite3
 import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 
+from .config import Profile
 from .schema import TABLES
 from .spool import write_chunk
 from .writers import sha256_of
@@ -142,3 +148,33 @@ def write_pack(cache_dir: Path, tables: dict[str, pa.Table]) -> str | None:
     except OSError:
         return None
     return pack
+
+
+class _EntryPickler(pickle.Pickler):
+    """Pickles a result with its source profile left out (a third of it)."""
+
+    def persistent_id(self, obj: object) -> str | None:
+        return "profile" if isinstance(obj, Profile) else None
+
+
+class _EntryUnpickler(pickle.Unpickler):
+    def __init__(self, data: bytes, profile: Profile) -> None:
+        super().__init__(io.BytesIO(data))
+        self.profile = profile
+
+    def persistent_load(self, pid: Any) -> Profile:
+        if pid != "profile":
+            raise pickle.UnpicklingError(f"an entry refers to {pid!r}")
+        return self.profile
+
+
+def entry_of(result: object) -> bytes:
+    """A result as the cache keeps it, without its profile."""
+    buffer = io.BytesIO()
+    _EntryPickler(buffer, protocol=pickle.HIGHEST_PROTOCOL).dump(result)
+    return buffer.getvalue()
+
+
+def loaded_entry(entry: bytes, profile: Profile) -> Any:
+    """A result from its entry, with the profile its file is read with in this run."""
+    return _EntryUnpickler(entry, profile).load()

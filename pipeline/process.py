@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import io
 import json
 import pickle
 import uuid
@@ -26,7 +25,6 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import asdict, dataclass, replace
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
 
 import pyarrow as pa
 
@@ -38,7 +36,7 @@ from .normalize import Memo, Normalized, Rows
 from .readers import RawReport, ReadFailed
 from .schema import load_schemas, schema_dir
 from .sources import Input
-from .cache import PACKS, CacheIndex, open_index, pack_intact, write_pack
+from .cache import PACKS, CacheIndex, entry_of, loaded_entry, open_index, pack_intact, write_pack
 from .spool import Spilled, contact_phones, write_chunk
 
 Progress = Callable[["Processed"], None]
@@ -96,7 +94,7 @@ def _cached(index: CacheIndex | None, cache_dir: Path | None, key: str, packs: d
     if hashlib.sha256(payload).digest() != digest:
         return None
     try:
-        found = _loaded(payload, profile)  # our own file, intact, under a key of its inputs
+        found = loaded_entry(payload, profile)  # our own file, intact, under a key of its inputs
     except Exception:  # an older layout, say: parse the report again
         return None
     if not isinstance(found, Processed):
@@ -209,7 +207,7 @@ def _received(payload: bytes, profiles: list[Profile]) -> Placed:
     """A worker's payload (see _parse_for_parent), its results read back, each with its profile."""
     placed: Placed = pickle.loads(payload)
     if not placed.results and placed.entries:
-        placed.results = [_loaded(entry, profile) for (_, entry), profile in zip(placed.entries, profiles)]
+        placed.results = [loaded_entry(entry, profile) for (_, entry), profile in zip(placed.entries, profiles)]
     return _attached(placed)
 
 
@@ -246,7 +244,7 @@ def _placed(results: list[Processed], tables: dict[str, pa.Table], spans: list[S
                 first, rows = span["reports"]
                 report_id = (report_ids[first] or "") if rows else ""
                 result.normalized.arrow = Spilled(chunk, span, report_id, frozenset(phones.get(result.report.file, ())))
-    entries = [(key, _entry(result)) for key, result in zip(map(_key, jobs, results), results)
+    entries = [(key, entry_of(result)) for key, result in zip(map(_key, jobs, results), results)
                if cache_dir is not None and key and (result.normalized is None or packed)]  # not into a spool chunk: gone next run
     return Placed(results, None if chunk is not None else tables, spans, entries)
 
@@ -259,38 +257,6 @@ def _key(job: Job, result: Processed) -> str:
     if result.report is None or not job.settings:
         return job.key
     return cache_key(job.item.name, result.report.sha256, job.settings)
-
-
-class _EntryPickler(pickle.Pickler):
-    """Pickles a result with its source profile left out (a third of it): the run that
-    reads the entry gives its own (_loaded)."""
-
-    def persistent_id(self, obj: object) -> str | None:
-        return "profile" if isinstance(obj, Profile) else None
-
-
-class _EntryUnpickler(pickle.Unpickler):
-    def __init__(self, data: bytes, profile: Profile) -> None:
-        super().__init__(io.BytesIO(data))
-        self.profile = profile
-
-    def persistent_load(self, pid: Any) -> Profile:
-        if pid != "profile":
-            raise pickle.UnpicklingError(f"an entry refers to {pid!r}")
-        return self.profile
-
-
-def _entry(result: Processed) -> bytes:
-    """A result as the cache keeps it, without its profile."""
-    buffer = io.BytesIO()
-    _EntryPickler(buffer, protocol=pickle.HIGHEST_PROTOCOL).dump(result)
-    return buffer.getvalue()
-
-
-def _loaded(entry: bytes, profile: Profile) -> Processed:
-    """A result from its entry, with the profile its file is read with in this run."""
-    found: Processed = _EntryUnpickler(entry, profile).load()
-    return found
 
 
 def process_all(inputs: list[Input], config: Config, encoding: str | None = None, workers: int = 1,
