@@ -15,23 +15,22 @@ import tempfile
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
 from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
-from . import checks, ckan, dcat, landing, package, portal, privacy, publish, rejects, rules
+from . import ckan, dcat, landing, package, portal, privacy, publish, rejects, side_writer
 from .config import Config
 from .errors import Problem, errors_in
 from .landing import Digest
-from .normalize import ARROW, FIELD_COLUMN, Normalized, Source, locate
+from .normalize import Normalized
 from .process import Progress, iter_processed
 from .readers import RawReport
-from .schema import TABLES, TableSchema, load_schemas
+from .schema import TABLES, load_schemas
 from .sources import find_inputs, select_reports
-from .spool import Spool
-from .writers import PackageWriter, WrittenFile
+from .spool import Place, Spool
+from .validation import to_tables, validate_all
+from .writers import FORMATS, PackageWriter, WrittenFile
 
 
 @dataclass(frozen=True)
@@ -107,73 +106,6 @@ class Options:
     part_incidents: int = 50_000
 
 
-def as_arrow(values: list[Any] | pa.Array | pa.ChunkedArray, kind: pa.DataType) -> pa.Array | pa.ChunkedArray:
-    return values.cast(kind) if isinstance(values, ARROW) else pa.array(values, kind)
-
-
-def to_tables(normalized: Normalized, schemas: dict[str, TableSchema]) -> dict[str, pa.Table]:
-    """Typed Arrow tables, rows in primary-key order (the normalized rows and their sources
-    reordered alike, so an index still finds its source). The normalized columns become
-    those Arrow arrays; a build's parts come from the spool as Arrow already, lists are
-    converted here."""
-    tables: dict[str, pa.Table] = {}
-    for name in TABLES:
-        schema = schemas[name].arrow_schema()
-        values = normalized.columns[name]
-        for f in schema:  # each column in turn, its Python values let go as soon as Arrow has them
-            values[f.name] = as_arrow(values.get(f.name, []), f.type)
-        columns = [values[f.name] for f in schema]
-        table = pa.Table.from_arrays(columns, schema=pa.schema([f.with_nullable(True) for f in schema]))
-        order = pc.sort_indices(table, sort_keys=[(k, "ascending") for k in schemas[name].primary_key])
-        in_order = len(order) == 0 or pc.all(pc.equal(order, pa.array(range(len(order)), order.type))).as_py()
-        if not in_order:
-            table = table.take(order)
-            normalized.keep(name, order.to_pylist())
-        tables[name] = table
-    return tables
-
-
-def _locate(normalized: Normalized, table: str, index: int, fieldname: str, value: str | None) -> tuple[Source, str | None, str | None]:
-    """normalize.locate, plus the value as the source wrote it when the record keeps it."""
-    source, header = locate(normalized, table, index, fieldname)
-    dates = FIELD_COLUMN.get(fieldname.split(",")[0], ())[:1] in (("dates",), ("occurred",), ("discovered",))
-    written = normalized.value(table, index, "dates_as_written") if dates and header else None
-    return source, header, written or value
-
-
-def _first_rows(ids: list[object]) -> dict[object, int]:
-    first: dict[object, int] = {}
-    for i, value in enumerate(ids):
-        first.setdefault(value, i)
-    return first
-
-
-def validate_tables(tables: dict[str, pa.Table], normalized: Normalized, schemas: dict[str, TableSchema]) -> list[Problem]:
-    problems: list[Problem] = []
-    first_index: dict[str, dict[object, int]] = {}
-    for name in TABLES:
-        for v in checks.check_table(tables[name], schemas[name], tables):
-            source, header, value = _locate(normalized, name, v.index, v.field, v.value)
-            if name == "incidents" and v.check == "primary-key":
-                ids = normalized.columns[name]["incident_id"]
-                firsts = first_index.setdefault(name, _first_rows(ids.to_pylist() if isinstance(ids, ARROW) else ids))
-                other = normalized.sources[name][firsts[v.value]]
-                problems.append(
-                    Problem("duplicate-incident", source.file, source.row, source.no, "incident_id", header, value,
-                            params={"other_file": f"{other.file}, row {other.row}"})
-                )
-                continue
-            problems.append(
-                Problem("schema-violation", source.file, source.row, source.no, v.field, header, value,
-                        params={"reason": f"{name}.{v.field} {v.reason}", "reason_ja": f"{name}.{v.field}: {v.reason_ja}"})
-            )
-    for table, breaks in (("reports", rules.check_reports(tables["reports"])), ("incidents", rules.check_incidents(tables["incidents"]))):
-        for r in breaks:
-            source, header, value = _locate(normalized, table, r.index, r.field, r.value)
-            problems.append(Problem(r.code, source.file, source.row, source.no, r.field, header, value, params={"date": r.value, **r.params}))
-    return problems
-
-
 @contextlib.contextmanager
 def _bulk() -> Iterator[None]:
     """Millions of small objects are made and all kept: the cyclic garbage collector's
@@ -193,11 +125,13 @@ Sink = Callable[[dict[str, pa.Table], Normalized, bool], None]
 
 
 def _run(paths: list[Path], config: Config, options: Options, sink: Sink, keep_going: bool = False,
-         spool_in: Path | None = None) -> Outcome:
+         spool_in: Path | None = None,
+         writing_parts: Callable[[list[list[Place]]], contextlib.AbstractContextManager[None]] | None = None) -> Outcome:
     """Read and normalize every input into a spool (a folder made in `spool_in`), choose the
-    reports to publish, then check them a part at a time (spool.Spool.parts) and hand each
+    reports to publish, then check them a part at a time (spool.Spool.groups) and hand each
     part's tables to `sink`. With `keep_going` a part's rejected rows are dropped first
-    (rejects.keep_valid_rows)."""
+    (rejects.keep_valid_rows). The parts are checked inside
+    `writing_parts` of where each part's rows are, while the spool still holds them."""
     outcome = Outcome()
     found = find_inputs(paths)
     folder = Path(tempfile.mkdtemp(prefix="pipeline-spool-", dir=spool_in))
@@ -231,19 +165,23 @@ def _run(paths: list[Path], config: Config, options: Options, sink: Sink, keep_g
         office = privacy.office_numbers(set().union(*(spool.phones.get(r.file, set()) for r in selection.reports
                                                       if r.file not in dropped)))
         seen = privacy.Seen(office)  # what the privacy scan found in the texts of earlier parts
-        for reports, part in spool.parts(selection.reports):
-            tables, found_in_part = validate_all(part, config, office, seen)
-            outcome.problems.extend(found_in_part)
-            if keep_going:
-                errors = [p for r in reports for p in known.get(r.file, [])] + errors_in(found_in_part)
-                if errors:
-                    part, tables, new, clean = rejects.keep_valid_rows(part, tables, errors, lambda n: validate_all(n, config, office, seen))
-                    outcome.problems.extend(new)
-                    outcome.kept_clean = outcome.kept_clean and clean
-            for name, table in tables.items():
-                outcome.rows[name] = outcome.rows.get(name, 0) + table.num_rows
-            outcome.published_files.update(s.file for s in part.sources["reports"])  # a report's own row: a few
-            sink(tables, part, outcome.publishable)
+        groups = list(spool.groups(selection.reports))
+        places = [[spool.places[id(r)] for r in group] for group in groups]
+        with writing_parts(places) if writing_parts is not None else contextlib.nullcontext():
+            for reports in groups:
+                part = spool.read(reports)
+                tables, found_in_part = validate_all(part, config, office, seen)
+                outcome.problems.extend(found_in_part)
+                if keep_going:
+                    errors = [p for r in reports for p in known.get(r.file, [])] + errors_in(found_in_part)
+                    if errors:
+                        part, tables, new, clean = rejects.keep_valid_rows(part, tables, errors, lambda n: validate_all(n, config, office, seen))
+                        outcome.problems.extend(new)
+                        outcome.kept_clean = outcome.kept_clean and clean
+                for name, table in tables.items():
+                    outcome.rows[name] = outcome.rows.get(name, 0) + table.num_rows
+                outcome.published_files.update(s.file for s in part.sources["reports"])  # a report's own row: a few
+                sink(tables, part, outcome.publishable)
     if keep_going:
         dropped = {p.file for p in errors_in(outcome.problems) if p.row is None}
         outcome.reports = [r for r in outcome.reports if r.file not in dropped]
@@ -290,21 +228,6 @@ def _chunks(values: pa.Array | pa.ChunkedArray | None, rows: int, kind: pa.DataT
     return values.chunks if isinstance(values, pa.ChunkedArray) else [values]
 
 
-def validate_all(normalized: Normalized, config: Config, office: frozenset[str] | None = None,
-                 seen: privacy.Seen | None = None) -> tuple[dict[str, pa.Table], list[Problem]]:
-    """The typed tables, and what the schema checks, the rules and the privacy scan find in
-    them; `office`: the whole archive's office numbers, when `normalized` is one part, and
-    `seen` what the scan found in the texts of the parts before (privacy.scan_tables)."""
-    schemas = load_schemas()
-    exceptions = privacy.load_exceptions(config.options)
-    tables = to_tables(normalized, schemas)
-    with ThreadPoolExecutor(max_workers=2) as pool:  # both read the tables only, mostly in Arrow (no GIL)
-        scanned = pool.submit(privacy.scan_tables, tables, normalized, exceptions, office, seen)
-        problems = validate_tables(tables, normalized, schemas)
-        problems += scanned.result()
-    return tables, problems
-
-
 def write_metadata(outcome: Outcome, config: Config, folder: Path, digest: Digest) -> None:
     """datapackage.json, the portal metadata and the landing page, for the files written."""
     schemas = load_schemas()
@@ -343,28 +266,51 @@ def _build(paths: list[Path], config: Config, out: Path, options: Options, wait:
         try:
             digest = Digest.empty()
             writing: Future[None] | None = None
-            with PackageWriter(staging, strict, threads=min(4, os.cpu_count() or 1)) as writer, ThreadPoolExecutor(1) as background:
+            writer: PackageWriter | None = None
+            side_files: list[WrittenFile] = []
+            publishing = True  # what the last part checked said: the package may still be published
+            with contextlib.ExitStack() as stack, ThreadPoolExecutor(1) as background:  # the background's writes end first
+
+                @contextlib.contextmanager
+                def files_open(parts: list[list[Place]]) -> Iterator[None]:
+                    """The package's files open while the parts are checked; the CSV and JSON
+                    files written by a process of their own when there is more than one part
+                    (side_writer.py), which is waited for before the spool goes."""
+                    nonlocal writer, side_files
+                    formats, side = FORMATS, None
+                    if not keep_going and options.workers > 1 and len(parts) > 1:
+                        side = side_writer.start(staging, strict, parts)
+                        stack.callback(side.cancel)  # whatever happens, it ends with the build
+                        formats = tuple(f for f in FORMATS if f not in side_writer.FORMATS)
+                    writer = stack.enter_context(PackageWriter(staging, strict, threads=min(4, os.cpu_count() or 1), formats=formats))
+                    yield
+                    if side is not None and publishing:
+                        side_files = side.finish()
 
                 def write(tables: dict[str, pa.Table]) -> None:
                     nonlocal digest
+                    assert writer is not None
                     writer.write(tables)
                     digest = digest.merge(Digest.of(tables))
 
                 def sink(tables: dict[str, pa.Table], _: Normalized, publishable: bool) -> None:
                     """A part is written in the background while the next one is checked (Arrow's
                     writers let go of the GIL), one at a time and in order."""
-                    nonlocal writing
+                    nonlocal writing, publishing
+                    publishing = publishable
                     if publishable:  # else nothing will be published: writing it would be wasted
                         if writing is not None:
                             writing.result()  # the part before is written (or its error raised here)
                         writing = background.submit(write, tables)
 
-                outcome = _run(paths, config, options, sink, keep_going, spool_in=spool)
-                if not outcome.publishable or not outcome.reports:
+                outcome = _run(paths, config, options, sink, keep_going, spool_in=spool, writing_parts=files_open)
+                if not outcome.publishable or not outcome.reports or writer is None:
                     return outcome  # the invalid rows are the news, not a failed write (the executor still waits)
                 if writing is not None:
                     writing.result()
-                outcome.files = writer.close()
+                files = writer.close() + side_files
+                order = {(name, fmt): i for i, (name, fmt) in enumerate((n, f) for n in strict for f in FORMATS)}
+                outcome.files = sorted(files, key=lambda f: order[f.table, f.format])
             write_metadata(outcome, config, staging, digest)
             publish.swap_in(staging, out)
         finally:

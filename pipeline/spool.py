@@ -183,10 +183,9 @@ class Spool:
         return Spilled(chunk, {t: (0, tables[t].num_rows) for t in TABLES}, (ids[0] or "") if ids else "",
                        frozenset(contact_phones(tables["incidents"]).get(report.file, ())))
 
-    def parts(self, reports: list[RawReport]) -> Iterator[tuple[list[RawReport], Normalized]]:
+    def groups(self, reports: list[RawReport]) -> Iterator[list[RawReport]]:
         """`reports` in publishing order, a part of whole reports at a time (at least one
-        report, about chunk_incidents incidents), each with its records: Arrow columns,
-        sources as SourceColumns, no problems (those are in `kept`)."""
+        report, about chunk_incidents incidents)."""
         ordered = sorted(reports, key=lambda r: (self.places[id(r)].report_id, r.file))
         group: list[RawReport] = []
         incidents = 0
@@ -194,36 +193,51 @@ class Spool:
             group.append(report)
             incidents += self.places[id(report)].incidents
             if incidents >= self.chunk_incidents:
-                yield group, self.read(group)
+                yield group
                 group, incidents = [], 0
         if group:
+            yield group
+
+    def parts(self, reports: list[RawReport]) -> Iterator[tuple[list[RawReport], Normalized]]:
+        """Each of `groups` with its records: Arrow columns, sources as SourceColumns, no
+        problems (those are in `kept`)."""
+        for group in self.groups(reports):
             yield group, self.read(group)
 
     def read(self, reports: list[RawReport]) -> Normalized:
         """The records of `reports`, in that order, copied out of the chunk files."""
-        out = Normalized(headers={r.file: self.headers[r.file] for r in reports if r.file in self.headers})
-        mapped: dict[tuple[str, str], pa.RecordBatch] = {}
-        for t in TABLES:
-            runs: list[list[Any]] = []  # [chunk, first row, rows]: a report right after the one before lengthens its run
-            for report in reports:
-                place = self.places[id(report)]
-                start, rows = place.spans[t]
-                if not rows:
-                    continue
-                if runs and runs[-1][0] == place.chunk and runs[-1][1] + runs[-1][2] == start:
-                    runs[-1][2] += rows
-                else:
-                    runs.append([place.chunk, start, rows])
-            slices: list[pa.RecordBatch] = []
-            for chunk, start, rows in runs:
-                key = (chunk, t)
-                if key not in mapped:
-                    mapped[key] = pa.ipc.open_file(pa.memory_map(f"{chunk}-{t}.arrow")).get_batch(0)
-                slices.append(mapped[key].slice(start, rows))
-            table = pa.Table.from_batches(slices, schema=spool_schema(self.schemas[t]))
-            table = table.take(np.arange(table.num_rows)).combine_chunks()  # copied, so that no map outlives the part
-            out.columns[t] = {name: table.column(name) for name in table.column_names if name not in SOURCE_COLUMNS}
-            out.sources[t] = SourceColumns(*(table.column(c).chunk(0) if table.column(c).num_chunks else pa.array([], f.type)
-                                             for c, f in zip(SOURCE_COLUMNS, _SOURCE_FIELDS)))
-        mapped.clear()
-        return out
+        return read_places([self.places[id(r)] for r in reports], self.schemas, self.headers_of(reports))
+
+    def headers_of(self, reports: list[RawReport]) -> dict[str, dict[str, str]]:
+        """Each report's column headers as written (for messages), by file."""
+        return {r.file: self.headers[r.file] for r in reports if r.file in self.headers}
+
+
+def read_places(places: Sequence[Place], schemas: dict[str, TableSchema], headers: dict[str, dict[str, str]]) -> Normalized:
+    """The records at `places`, in that order, copied out of the chunk files: a function of
+    files on disk, so that a worker process can read a part as well as the spool can."""
+    out = Normalized(headers=dict(headers))
+    mapped: dict[tuple[str, str], pa.RecordBatch] = {}
+    for t in TABLES:
+        runs: list[list[Any]] = []  # [chunk, first row, rows]: a report right after the one before lengthens its run
+        for place in places:
+            start, rows = place.spans[t]
+            if not rows:
+                continue
+            if runs and runs[-1][0] == place.chunk and runs[-1][1] + runs[-1][2] == start:
+                runs[-1][2] += rows
+            else:
+                runs.append([place.chunk, start, rows])
+        slices: list[pa.RecordBatch] = []
+        for chunk, start, rows in runs:
+            key = (chunk, t)
+            if key not in mapped:
+                mapped[key] = pa.ipc.open_file(pa.memory_map(f"{chunk}-{t}.arrow")).get_batch(0)
+            slices.append(mapped[key].slice(start, rows))
+        table = pa.Table.from_batches(slices, schema=spool_schema(schemas[t]))
+        table = table.take(np.arange(table.num_rows)).combine_chunks()  # copied, so that no map outlives the part
+        out.columns[t] = {name: table.column(name) for name in table.column_names if name not in SOURCE_COLUMNS}
+        out.sources[t] = SourceColumns(*(table.column(c).chunk(0) if table.column(c).num_chunks else pa.array([], f.type)
+                                         for c, f in zip(SOURCE_COLUMNS, _SOURCE_FIELDS)))
+    mapped.clear()
+    return out

@@ -278,14 +278,16 @@ def discard(sink: Sink) -> None:
 
 
 class PackageWriter:
-    """Every table's CSV, Parquet and JSON files under ``folder/subdir``, written part by part.
+    """Every table's CSV, Parquet and JSON files under ``folder/subdir`` (or those of
+    `formats` only), written part by part.
 
     Files are opened at once and finished only by `close`, which returns what was written.
     Leaving a ``with`` block without `close` (an exception, or a caller that decided not to
     publish) closes the handles and leaves the files unfinished, without pretending success.
     """
 
-    def __init__(self, folder: Path, schemas: Mapping[str, pa.Schema], threads: int = 1, subdir: str = "data") -> None:
+    def __init__(self, folder: Path, schemas: Mapping[str, pa.Schema], threads: int = 1, subdir: str = "data",
+                 formats: tuple[str, ...] = FORMATS) -> None:
         self._schemas = dict(schemas)
         self._sinks: list[Sink] = []
         self._closed = False
@@ -293,7 +295,7 @@ class PackageWriter:
         self._pool = ThreadPoolExecutor(max_workers=threads) if threads > 1 else None
         try:
             for name, schema in self._schemas.items():
-                self._sinks += [open_sink(folder, f"{subdir}/{name}.{fmt}", name, fmt, schema) for fmt in FORMATS]
+                self._sinks += [open_sink(folder, f"{subdir}/{name}.{fmt}", name, fmt, schema) for fmt in FORMATS if fmt in formats]
         except BaseException:
             self._abort()
             raise

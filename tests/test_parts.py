@@ -4,6 +4,7 @@ that is published or reported."""
 
 from __future__ import annotations
 
+import multiprocessing
 import re
 import shutil
 from pathlib import Path
@@ -147,6 +148,53 @@ def test_the_spool_is_removed_and_workers_and_cache_change_nothing(raw: Path, tm
     assert tree_digest(tmp_path / "cold") == tree_digest(tmp_path / "mixed")
     assert not list(cache.glob("pipeline-spool-*"))  # check() spools in the cache folder, and cleans up
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cache", "cold", "mixed"]
+
+
+def test_the_csv_and_json_written_beside_the_checks_are_the_same_bytes(
+        raw: Path, tmp_path: Path, config: Config, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With workers and several parts, the CSV and JSON files are written by a process of
+    their own while the parts are checked (side_writer.py): the package is byte for byte
+    the one a single process writes, its files described in the same order."""
+    from pipeline import side_writer
+
+    started: list[int] = []
+    real = side_writer.start
+    monkeypatch.setattr(side_writer, "start", lambda folder, schemas, parts: started.append(len(parts)) or real(folder, schemas, parts))
+    one = build([raw], config, tmp_path / "one", Options(part_incidents=100))
+    two = build([raw], config, tmp_path / "two", Options(workers=2, part_incidents=100))
+    assert one.ok and two.ok and len(started) == 1 and started[0] > 10
+    assert tree_digest(tmp_path / "one") == tree_digest(tmp_path / "two")
+    assert two.files == one.files
+    assert not multiprocessing.active_children()
+
+
+@pytest.mark.skipif(multiprocessing.get_start_method() != "fork", reason="the failure is planted in this process's modules")
+def test_a_failure_beside_the_checks_fails_the_build_and_publishes_nothing(
+        raw: Path, tmp_path: Path, config: Config, monkeypatch: pytest.MonkeyPatch) -> None:
+    from pipeline import writers
+
+    target = tmp_path / "target"
+    assert build([raw], config, target, Options(part_incidents=100)).published
+    before = tree_digest(target)
+
+    def disk_full(table: object, sink: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setitem(writers.WRITERS, "json", disk_full)
+    with pytest.raises(OSError, match="No space left on device"):
+        build([raw], config, target, Options(workers=2, part_incidents=100))
+    assert tree_digest(target) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["target"]
+    assert not multiprocessing.active_children()
+
+
+def test_an_invalid_row_publishes_nothing_and_leaves_no_process_beside(raw: Path, tmp_path: Path, config: Config) -> None:
+    broken, _ = _break_one_row(raw, tmp_path)
+    outcome = build([broken], config, tmp_path / "target", Options(workers=2, part_incidents=100))
+    assert not outcome.ok and outcome.published is None
+    assert [p.code for p in errors_in(outcome.problems)] == ["discovered-outside-period"]
+    assert not multiprocessing.active_children()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["broken"]
 
 
 def test_a_build_holds_the_lock_while_it_reads_and_cleans_a_killed_runs_spool(

@@ -1,0 +1,106 @@
+"""Some of the package's files written by a process of their own, beside the checks.
+
+A large build's second half checks the chosen reports a part at a time and writes
+each part to every file of the package. In one process that is mostly Python
+holding one core, the other often idle. So, with more than one worker and more
+than one part, a process of its own writes the CSV and JSON files (the most bytes,
+and most of the writing time): it reads the same parts from the spool's files
+(spool.read_places), types them as the checks do (validation.to_tables) and writes
+them part after part with writers.PackageWriter, byte for byte the files the build's
+own process would write. The build's process checks the parts and writes the Parquet
+files meanwhile.
+
+Those files count only when the checks pass: otherwise the build publishes nothing,
+and stops the process at its next part (`SideWriter.cancel`). Not with keep-going,
+where the rows written depend on what the checks reject.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import pickle
+import traceback
+from collections.abc import Sequence
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from multiprocessing.synchronize import Event
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from .schema import load_schemas
+from .spool import Place, read_places
+from .validation import to_tables
+from .writers import PackageWriter, WrittenFile
+
+FORMATS = ("csv", "json")  # the formats written there
+
+
+@dataclass
+class SideWriter:
+    """The process writing, and how to stop it and hear from it."""
+
+    process: multiprocessing.process.BaseProcess
+    stop: Event
+    results: Connection
+
+    def finish(self) -> list[WrittenFile]:
+        """The files written, once all are; what failed there is raised here."""
+        try:
+            outcome = self.results.recv()
+        except EOFError:
+            self.process.join()
+            raise RuntimeError(f"the process writing the CSV and JSON files stopped (exit code {self.process.exitcode})") from None
+        self.process.join()
+        if isinstance(outcome, BaseException):
+            raise outcome
+        return outcome  # type: ignore[no-any-return]
+
+    def cancel(self) -> None:
+        """Stop at the next part and wait for the process (killed if it does not stop)."""
+        self.stop.set()
+        self.process.join(timeout=60)
+        if self.process.is_alive():
+            self.process.kill()
+            self.process.join()
+        self.results.close()
+
+
+def start(folder: Path, schemas: dict[str, pa.Schema], parts: Sequence[Sequence[Place]]) -> SideWriter:
+    """A process writing the FORMATS files of `parts` (each the places of its reports'
+    rows, in publishing order) into `folder` as PackageWriter does, `schemas` the files'."""
+    context = multiprocessing.get_context()
+    receiving, sending = context.Pipe(duplex=False)
+    stop = context.Event()
+    process = context.Process(target=write_parts, args=(folder, schemas, list(parts), stop, sending), daemon=True,
+                              name="pipeline-side-writer")
+    process.start()
+    sending.close()  # the child's end: recv then sees the end if the child dies
+    return SideWriter(process, stop, receiving)
+
+
+def write_parts(folder: Path, schemas: dict[str, pa.Schema], parts: list[Sequence[Place]], stop: Event, results: Connection) -> None:
+    """In the process: every part written, then the files' descriptions sent (an empty
+    list when stopped), or what failed."""
+    outcome: Any
+    try:
+        table_schemas = load_schemas()
+        with PackageWriter(folder, schemas, threads=len(FORMATS), formats=FORMATS) as writer:
+            for places in parts:
+                if stop.is_set():
+                    results.send([])
+                    return
+                writer.write(to_tables(read_places(places, table_schemas, {}), table_schemas))
+            outcome = writer.close()
+    except BaseException as exc:  # noqa: BLE001 - whatever it is, the build must hear of it
+        outcome = exc if _picklable(exc) else RuntimeError("".join(traceback.format_exception(exc)))
+    results.send(outcome)
+
+
+def _picklable(exc: BaseException) -> bool:
+    try:
+        pickle.loads(pickle.dumps(exc))
+    except Exception:  # noqa: BLE001 - any failure means: send it as text
+        return False
+    return True

@@ -1,0 +1,101 @@
+"""The validate stage: a part's records as typed Arrow tables, and everything wrong with
+them that the Table Schema, the rules and the privacy scan find, each problem located
+in its source (file, row, column as written). Pure functions over plain data, so that a
+worker process checks a part (parts.py) exactly as the build's own process does.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from . import checks, privacy, rules
+from .config import Config
+from .errors import Problem
+from .normalize import ARROW, FIELD_COLUMN, Normalized, Source, locate
+from .schema import TABLES, TableSchema, load_schemas
+
+
+def as_arrow(values: list[Any] | pa.Array | pa.ChunkedArray, kind: pa.DataType) -> pa.Array | pa.ChunkedArray:
+    return values.cast(kind) if isinstance(values, ARROW) else pa.array(values, kind)
+
+
+def to_tables(normalized: Normalized, schemas: dict[str, TableSchema]) -> dict[str, pa.Table]:
+    """Typed Arrow tables, rows in primary-key order (the normalized rows and their sources
+    reordered alike, so an index still finds its source). The normalized columns become
+    those Arrow arrays; a build's parts come from the spool as Arrow already, lists are
+    converted here."""
+    tables: dict[str, pa.Table] = {}
+    for name in TABLES:
+        schema = schemas[name].arrow_schema()
+        values = normalized.columns[name]
+        for f in schema:  # each column in turn, its Python values let go as soon as Arrow has them
+            values[f.name] = as_arrow(values.get(f.name, []), f.type)
+        columns = [values[f.name] for f in schema]
+        table = pa.Table.from_arrays(columns, schema=pa.schema([f.with_nullable(True) for f in schema]))
+        order = pc.sort_indices(table, sort_keys=[(k, "ascending") for k in schemas[name].primary_key])
+        in_order = len(order) == 0 or pc.all(pc.equal(order, pa.array(range(len(order)), order.type))).as_py()
+        if not in_order:
+            table = table.take(order)
+            normalized.keep(name, order.to_pylist())
+        tables[name] = table
+    return tables
+
+
+def _locate(normalized: Normalized, table: str, index: int, fieldname: str, value: str | None) -> tuple[Source, str | None, str | None]:
+    """normalize.locate, plus the value as the source wrote it when the record keeps it."""
+    source, header = locate(normalized, table, index, fieldname)
+    dates = FIELD_COLUMN.get(fieldname.split(",")[0], ())[:1] in (("dates",), ("occurred",), ("discovered",))
+    written = normalized.value(table, index, "dates_as_written") if dates and header else None
+    return source, header, written or value
+
+
+def _first_rows(ids: list[object]) -> dict[object, int]:
+    first: dict[object, int] = {}
+    for i, value in enumerate(ids):
+        first.setdefault(value, i)
+    return first
+
+
+def validate_tables(tables: dict[str, pa.Table], normalized: Normalized, schemas: dict[str, TableSchema]) -> list[Problem]:
+    problems: list[Problem] = []
+    first_index: dict[str, dict[object, int]] = {}
+    for name in TABLES:
+        for v in checks.check_table(tables[name], schemas[name], tables):
+            source, header, value = _locate(normalized, name, v.index, v.field, v.value)
+            if name == "incidents" and v.check == "primary-key":
+                ids = normalized.columns[name]["incident_id"]
+                firsts = first_index.setdefault(name, _first_rows(ids.to_pylist() if isinstance(ids, ARROW) else ids))
+                other = normalized.sources[name][firsts[v.value]]
+                problems.append(
+                    Problem("duplicate-incident", source.file, source.row, source.no, "incident_id", header, value,
+                            params={"other_file": f"{other.file}, row {other.row}"})
+                )
+                continue
+            problems.append(
+                Problem("schema-violation", source.file, source.row, source.no, v.field, header, value,
+                        params={"reason": f"{name}.{v.field} {v.reason}", "reason_ja": f"{name}.{v.field}: {v.reason_ja}"})
+            )
+    for table, breaks in (("reports", rules.check_reports(tables["reports"])), ("incidents", rules.check_incidents(tables["incidents"]))):
+        for r in breaks:
+            source, header, value = _locate(normalized, table, r.index, r.field, r.value)
+            problems.append(Problem(r.code, source.file, source.row, source.no, r.field, header, value, params={"date": r.value, **r.params}))
+    return problems
+
+
+def validate_all(normalized: Normalized, config: Config, office: frozenset[str] | None = None,
+                 seen: privacy.Seen | None = None) -> tuple[dict[str, pa.Table], list[Problem]]:
+    """The typed tables, and what the schema checks, the rules and the privacy scan find in
+    them; `office`: the whole archive's office numbers, when `normalized` is one part, and
+    `seen` what the scan found in the texts of the parts before (privacy.scan_tables)."""
+    schemas = load_schemas()
+    exceptions = privacy.load_exceptions(config.options)
+    tables = to_tables(normalized, schemas)
+    with ThreadPoolExecutor(max_workers=2) as pool:  # both read the tables only, mostly in Arrow (no GIL)
+        scanned = pool.submit(privacy.scan_tables, tables, normalized, exceptions, office, seen)
+        problems = validate_tables(tables, normalized, schemas)
+        problems += scanned.result()
+    return tables, problems
