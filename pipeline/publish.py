@@ -59,12 +59,34 @@ def check_target(target: Path, keep: list[Path]) -> None:
                                "publishing replaces the whole folder, so choose a new or empty folder, or an earlier package's")
 
 
+# The descriptors of the locks this process holds. A process forked while one is held (a
+# worker, the side writer) closes its copy at once: an flock belongs to the open file,
+# which the copy shares, so a worker left alive after its build was killed would keep
+# the lock, and the next run would wait for it.
+_HELD: set[int] = set()
+
+
+def _forget_held_locks() -> None:
+    for fd in _HELD:
+        try:
+            os.close(fd)  # this copy only: the lock stays with the process that took it
+        except OSError:
+            pass
+    _HELD.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_held_locks)
+
+
 @contextmanager
 def publish_lock(target: Path, wait: bool = True, timeout: float = 3600.0) -> Iterator[None]:
-    """An advisory lock on the target's parent folder (no lock file is left behind)."""
+    """An advisory lock on the target's parent folder (no lock file is left behind), held
+    by this process only, not by the processes it forks."""
     parent = target.resolve().parent
     parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(parent, os.O_RDONLY)
+    _HELD.add(fd)
     try:
         deadline = time.monotonic() + timeout
         while True:
@@ -77,6 +99,7 @@ def publish_lock(target: Path, wait: bool = True, timeout: float = 3600.0) -> It
                 time.sleep(0.2)
         yield
     finally:
+        _HELD.discard(fd)
         os.close(fd)  # closing releases the lock
 
 

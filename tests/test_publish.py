@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import errno
+import os
 import shutil
+import signal
 import subprocess
 import sys
 import textwrap
@@ -90,6 +92,34 @@ def test_a_second_run_while_one_publishes_stops_with_a_clear_message(previous: P
     assert result.exit_code == 1
     assert "another run is publishing" in result.stderr
     assert tree_digest(previous) == before
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="fork and SIGKILL")
+def test_a_killed_runs_forked_workers_do_not_keep_the_lock(tmp_path: Path) -> None:
+    """A run killed while its workers live (kill -9 reaches the run, not its workers):
+    the next run may publish at once, not after the workers are gone too."""
+    target = tmp_path / "package"
+    script = textwrap.dedent(
+        f"""
+        import multiprocessing, os, signal, time
+        from pathlib import Path
+        from pipeline import publish
+        with publish.publish_lock(Path({str(target)!r})):
+            worker = multiprocessing.get_context("fork").Process(target=time.sleep, args=(60,))
+            worker.start()
+            Path({str(tmp_path / "worker.pid")!r}).write_text(str(worker.pid))
+            os.kill(os.getpid(), signal.SIGKILL)
+        """
+    )
+    result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    assert result.returncode == -9
+    worker = int((tmp_path / "worker.pid").read_text())
+    os.kill(worker, 0)  # alive still, holding whatever it inherited
+    try:
+        with publish.publish_lock(target, wait=False):  # PublishBusy if the orphan still held it
+            pass
+    finally:
+        os.kill(worker, signal.SIGKILL)
 
 
 def test_swap_replaces_the_whole_folder(previous: Path, tmp_path: Path, config: Config) -> None:
