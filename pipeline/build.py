@@ -311,7 +311,10 @@ def _build(paths: list[Path], config: Config, out: Path, options: Options, wait:
                 files = writer.close() + side_files
                 order = {(name, fmt): i for i, (name, fmt) in enumerate((n, f) for n in strict for f in FORMATS)}
                 outcome.files = sorted(files, key=lambda f: order[f.table, f.format])
-            write_metadata(outcome, config, staging, digest)
+            with ThreadPoolExecutor(1) as syncing:  # the data files go to disk while the metadata is written
+                synced = syncing.submit(publish.fsync_files, [staging / f.path for f in outcome.files])
+                write_metadata(outcome, config, staging, digest)
+                synced.result()
             publish.swap_in(staging, out)
         finally:
             shutil.rmtree(staging, ignore_errors=True)

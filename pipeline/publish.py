@@ -18,7 +18,7 @@ import fcntl
 import os
 import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -155,7 +155,12 @@ def swap_in(staging: Path, target: Path) -> None:
 
 
 def _fsync_tree(folder: Path) -> None:
-    for path in sorted(folder.rglob("*")):
-        if path.is_file():
-            with path.open("rb") as handle:
-                os.fsync(handle.fileno())
+    fsync_files(p for p in sorted(folder.rglob("*")) if p.is_file())
+
+
+def fsync_files(paths: Iterable[Path]) -> None:
+    """Each file's bytes on disk (a file already synced returns at once): a caller may
+    sync the large ones early, beside other work, and swap_in finds little left to do."""
+    for path in paths:
+        with path.open("rb") as handle:
+            os.fsync(handle.fileno())
