@@ -167,9 +167,12 @@ def _split(texts: list[_Text], delimiter: str) -> tuple[dict[str, pa.Array], lis
     line numbers, and which files Arrow cannot read as read_report does (no row, or a
     ragged one); their rows are left out of the columns."""
     # a CRLF (as Windows ends lines) made LF: the same lines split by "\n" alone, five times
-    # quicker than by LINE_END, which is left for a text with a lone CR
+    # quicker than by LINE_END, which splits the texts as they are when a CR is left (a lone
+    # CR, or the one of "\r\r\n", whose CRLF made LF would no longer end a line of its own)
     rests = [t.rest.replace("\r\n", "\n") if "\r" in t.rest else t.rest for t in texts]
     breaks = any("\r" in rest for rest in rests)
+    if breaks:
+        rests = [t.rest for t in texts]
     lines = pc.split_pattern_regex(pa.array(rests, pa.string()), LINE_END.pattern) if breaks else pc.split_pattern(pa.array(rests, pa.string()), "\n")
     counts = pc.list_value_length(lines).to_numpy()
     file_of = np.repeat(np.arange(len(texts)), counts)

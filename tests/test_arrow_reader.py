@@ -128,6 +128,8 @@ def edges(folder: Path) -> dict[str, Item]:
         "crlf.txt": seed_with(SEED_LINES, "\r\n"),
         "cr.txt": seed_with(SEED_LINES, "\r"),
         "mixed-ends.txt": "\r\n".join(SEED_LINES[:HEADER_AT + 2]) + "\r" + "\n".join(rows[1:]) + "\n",
+        # two line ends each (CR, then CRLF), rows past the 40 lines a header is looked for in
+        "cr-crlf.txt": seed_with([*head, header, *rows * 4], "\r\r\n"),
         "no-final-break.txt": "\n".join(SEED_LINES),
         "blank-lines.txt": seed_with([*head, header, "", "\t\t", rows[0], " \u3000\t ", *rows[1:], "", ""]),
         "header-late.txt": seed_with([*head, *[""] * 12, header, *rows]),  # past the first lines looked at
@@ -161,7 +163,7 @@ def test_files_on_every_edge_are_read_alike(tmp_path: Path) -> None:
     items = edges(tmp_path)
     read, cells = read_reports(list(items.values()))
     in_arrow = {name for name, span in zip(items, cells.spans) if span is not None}
-    assert in_arrow == {"crlf.txt", "cr.txt", "mixed-ends.txt", "no-final-break.txt", "blank-lines.txt", "header-late.txt",
+    assert in_arrow == {"crlf.txt", "cr.txt", "mixed-ends.txt", "cr-crlf.txt", "no-final-break.txt", "blank-lines.txt", "header-late.txt",
                         "commas.csv", "control-in-cell.txt", "odd-breaks.txt", "訂正版.txt", "cp932.txt", "bom.txt", "utf16.txt",
                         "forced.txt"}
     assert read_alike(list(items.values())) == len(in_arrow)
