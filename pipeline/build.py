@@ -126,12 +126,13 @@ Sink = Callable[[dict[str, pa.Table], Normalized, bool], None]
 
 def _run(paths: list[Path], config: Config, options: Options, sink: Sink, keep_going: bool = False,
          spool_in: Path | None = None,
-         writing_parts: Callable[[list[list[Place]]], contextlib.AbstractContextManager[None]] | None = None) -> Outcome:
+         writing_parts: Callable[[list[list[Place]], bool], contextlib.AbstractContextManager[None]] | None = None) -> Outcome:
     """Read and normalize every input into a spool (a folder made in `spool_in`), choose the
     reports to publish, then check them a part at a time (spool.Spool.groups) and hand each
     part's tables to `sink`. With `keep_going` a part's rejected rows are dropped first
-    (rejects.keep_valid_rows). The parts are checked inside
-    `writing_parts` of where each part's rows are, while the spool still holds them."""
+    (rejects.keep_valid_rows). The parts are checked inside the context `writing_parts`
+    gives, told where each part's rows are and whether the package may still be
+    published; it is left while the spool still holds the parts."""
     outcome = Outcome()
     found = find_inputs(paths)
     folder = Path(tempfile.mkdtemp(prefix="pipeline-spool-", dir=spool_in))
@@ -167,7 +168,7 @@ def _run(paths: list[Path], config: Config, options: Options, sink: Sink, keep_g
         seen = privacy.Seen(office)  # what the privacy scan found in the texts of earlier parts
         groups = list(spool.groups(selection.reports))
         places = [[spool.places[id(r)] for r in group] for group in groups]
-        with writing_parts(places) if writing_parts is not None else contextlib.nullcontext():
+        with writing_parts(places, outcome.publishable) if writing_parts is not None else contextlib.nullcontext():
             for reports in groups:
                 part = spool.read(reports)
                 tables, found_in_part = validate_all(part, config, office, seen)
@@ -267,24 +268,30 @@ def _build(paths: list[Path], config: Config, out: Path, options: Options, wait:
             digest = Digest.empty()
             writing: Future[None] | None = None
             writer: PackageWriter | None = None
+            side: side_writer.SideWriter | None = None
             side_files: list[WrittenFile] = []
-            publishing = True  # what the last part checked said: the package may still be published
             with contextlib.ExitStack() as stack, ThreadPoolExecutor(1) as background:  # the background's writes end first
 
                 @contextlib.contextmanager
-                def files_open(parts: list[list[Place]]) -> Iterator[None]:
-                    """The package's files open while the parts are checked; the CSV and JSON
-                    files written by a process of their own when there is more than one part
-                    (side_writer.py), which is waited for before the spool goes."""
-                    nonlocal writer, side_files
-                    formats, side = FORMATS, None
-                    if not keep_going and options.workers > 1 and len(parts) > 1:
-                        side = side_writer.start(staging, strict, parts)
-                        stack.callback(side.cancel)  # whatever happens, it ends with the build
-                        formats = tuple(f for f in FORMATS if f not in side_writer.FORMATS)
+                def files_open(parts: list[list[Place]], publishable: bool) -> Iterator[None]:
+                    """The package's files open while the parts are checked. With more than one
+                    part, while the package may still be published, the CSV and JSON files are
+                    written by a process of their own (side_writer.py), which is waited for, or
+                    stopped, before the spool it reads goes."""
+                    nonlocal writer, side, side_files
+                    beside = publishable and not keep_going and options.workers > 1 and len(parts) > 1
+                    formats = tuple(f for f in FORMATS if not beside or f not in side_writer.FORMATS)
                     writer = stack.enter_context(PackageWriter(staging, strict, threads=min(4, os.cpu_count() or 1), formats=formats))
-                    yield
-                    if side is not None and publishing:
+                    side = side_writer.start(staging, strict, parts) if beside else None
+                    try:
+                        yield
+                    except BaseException:
+                        if side is not None:
+                            side.cancel()
+                        raise
+                    if side is not None and side.stop.is_set():  # the build will not publish
+                        side.cancel()
+                    elif side is not None:
                         side_files = side.finish()
 
                 def write(tables: dict[str, pa.Table]) -> None:
@@ -294,10 +301,12 @@ def _build(paths: list[Path], config: Config, out: Path, options: Options, wait:
                     digest = digest.merge(Digest.of(tables))
 
                 def sink(tables: dict[str, pa.Table], _: Normalized, publishable: bool) -> None:
-                    """A part is written in the background while the next one is checked (Arrow's
-                    writers let go of the GIL), one at a time and in order."""
-                    nonlocal writing, publishing
-                    publishing = publishable
+                    """A part's files (those not written beside) are written in the background
+                    while the next part is checked (Arrow's writers let go of the GIL), one part
+                    at a time and in order."""
+                    nonlocal writing
+                    if not publishable and side is not None:
+                        side.stop.set()  # nothing will be published: it stops at its next part
                     if publishable:  # else nothing will be published: writing it would be wasted
                         if writing is not None:
                             writing.result()  # the part before is written (or its error raised here)

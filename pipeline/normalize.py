@@ -103,7 +103,7 @@ class Rows:
 @dataclass
 class Normalized:
     """Records per table, held column-wise (a list per field: cheap to pickle and to hand to
-    Arrow; build.to_tables turns each into its Arrow array), each row with its Source at
+    Arrow; validation.to_tables turns each into its Arrow array), each row with its Source at
     the same index. `add` and `extend` build it, so they take lists only: they come
     before to_tables; `value` and `keep` take either. A result of process.py carries its
     records and their sources in `arrow` instead (rows of a batch's tables in memory, or

@@ -10,14 +10,17 @@ them part after part with writers.PackageWriter, byte for byte the files the bui
 own process would write. The build's process checks the parts and writes the Parquet
 files meanwhile.
 
-Those files count only when the checks pass: otherwise the build publishes nothing,
-and stops the process at its next part (`SideWriter.cancel`). Not with keep-going,
-where the rows written depend on what the checks reject.
+Those files count only when the checks pass: as soon as a part is found invalid
+the build will publish nothing, and the process stops at its next part
+(`SideWriter.stop`); so it does when the build's process is gone (killed), instead
+of writing on into a folder the next run removes. Not with keep-going, where the
+rows written depend on what the checks reject.
 """
 
 from __future__ import annotations
 
 import multiprocessing
+import os
 import pickle
 import traceback
 from collections.abc import Sequence
@@ -55,6 +58,8 @@ class SideWriter:
         self.process.join()
         if isinstance(outcome, BaseException):
             raise outcome
+        if not outcome:  # it stopped: only when told to, and then it is not waited for
+            raise RuntimeError("the process writing the CSV and JSON files stopped before the end")
         return outcome  # type: ignore[no-any-return]
 
     def cancel(self) -> None:
@@ -73,22 +78,24 @@ def start(folder: Path, schemas: dict[str, pa.Schema], parts: Sequence[Sequence[
     context = multiprocessing.get_context()
     receiving, sending = context.Pipe(duplex=False)
     stop = context.Event()
-    process = context.Process(target=write_parts, args=(folder, schemas, list(parts), stop, sending), daemon=True,
+    process = context.Process(target=write_parts, args=(folder, schemas, list(parts), stop, sending, os.getpid()), daemon=True,
                               name="pipeline-side-writer")
     process.start()
     sending.close()  # the child's end: recv then sees the end if the child dies
     return SideWriter(process, stop, receiving)
 
 
-def write_parts(folder: Path, schemas: dict[str, pa.Schema], parts: list[Sequence[Place]], stop: Event, results: Connection) -> None:
-    """In the process: every part written, then the files' descriptions sent (an empty
-    list when stopped), or what failed."""
+def write_parts(folder: Path, schemas: dict[str, pa.Schema], parts: list[Sequence[Place]], stop: Event, results: Connection,
+                build: int) -> None:
+    """In the process: every part written, then the files' descriptions sent; an empty list
+    when stopped, or when the build's process (`build`, its pid) is no longer its parent;
+    or what failed."""
     outcome: Any
     try:
         table_schemas = load_schemas()
         with PackageWriter(folder, schemas, threads=len(FORMATS), formats=FORMATS) as writer:
             for places in parts:
-                if stop.is_set():
+                if stop.is_set() or os.getppid() != build:
                     results.send([])
                     return
                 writer.write(to_tables(read_places(places, table_schemas, {}), table_schemas))

@@ -9,10 +9,11 @@ each report says where its rows are (`Spilled`). Records that come in memory
 instead (a caller's own) are written to the spool's folder the same way, a
 report at a time. Only where each report's rows lie is kept in memory.
 
-Once every report is read and the published ones are chosen, `parts` hands
+Once every report is read and the published ones are chosen, `groups` hands
 them back in publishing order — sorted by report_id, which begins every
 primary key, so parts concatenated in order are the sorted tables — a part of
-whole reports at a time, of about `chunk_incidents` incidents. The files are
+whole reports at a time, of about `chunk_incidents` incidents, and `read` (or
+`read_places`, in another process) gives a part's records. The files are
 memory-mapped, and a part's rows are copied out before the next is read.
 Where parts end depends only on the chosen reports, never on the cache or the
 number of workers, so the Parquet row groups (and bytes) do not either.
@@ -197,12 +198,6 @@ class Spool:
         if group:
             yield group
 
-    def parts(self, reports: list[RawReport]) -> Iterator[tuple[list[RawReport], Normalized]]:
-        """Each of `groups` with its records: Arrow columns, sources as SourceColumns, no
-        problems (those are in `kept`)."""
-        for group in self.groups(reports):
-            yield group, self.read(group)
-
     def read(self, reports: list[RawReport]) -> Normalized:
         """The records of `reports`, in that order, copied out of the chunk files."""
         return read_places([self.places[id(r)] for r in reports], self.schemas, self.headers_of(reports))
@@ -236,8 +231,8 @@ def read_places(places: Sequence[Place], schemas: dict[str, TableSchema], header
         schema = spool_schema(schemas[t])
         # copied, so that no map outlives the part: concat_arrays copies even a single slice,
         # twenty times quicker than the take it replaces
-        table = pa.Table.from_arrays([pa.concat_arrays([s.column(i) for s in slices]) if slices else pa.array([], f.type)
-                                      for i, f in enumerate(schema)], schema=schema)
+        table = pa.Table.from_arrays([pa.concat_arrays([s.column(f.name) for s in slices]) if slices else pa.array([], f.type)
+                                      for f in schema], schema=schema)
         out.columns[t] = {name: table.column(name) for name in table.column_names if name not in SOURCE_COLUMNS}
         out.sources[t] = SourceColumns(*(table.column(c).chunk(0) if table.column(c).num_chunks else pa.array([], f.type)
                                          for c, f in zip(SOURCE_COLUMNS, _SOURCE_FIELDS)))

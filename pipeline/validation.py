@@ -1,7 +1,8 @@
 """The validate stage: a part's records as typed Arrow tables, and everything wrong with
 them that the Table Schema, the rules and the privacy scan find, each problem located
-in its source (file, row, column as written). Pure functions over plain data, so that a
-worker process checks a part (parts.py) exactly as the build's own process does.
+in its source (file, row, column as written). Pure functions over plain data: the
+process writing the CSV and JSON files beside the checks (side_writer.py) types each
+part with the same to_tables as the build's own process.
 """
 
 from __future__ import annotations

@@ -188,13 +188,79 @@ def test_a_failure_beside_the_checks_fails_the_build_and_publishes_nothing(
     assert not multiprocessing.active_children()
 
 
-def test_an_invalid_row_publishes_nothing_and_leaves_no_process_beside(raw: Path, tmp_path: Path, config: Config) -> None:
-    broken, _ = _break_one_row(raw, tmp_path)
+def test_an_invalid_row_stops_the_process_beside_at_once(
+        raw: Path, tmp_path: Path, config: Config, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The first report is broken: the process writing beside is told to stop when its part
+    is checked (before the build ends), and nothing is published or left behind."""
+    from pipeline import side_writer
+
+    broken = tmp_path / "broken"
+    shutil.copytree(raw, broken)
+    first = sorted(broken.rglob("*.txt"))[0]
+    first.write_text(re.sub(r"(?m)^1\t[^\t]*", "1\t2099.1.1 (2099.1.2)", first.read_text(encoding="utf-8"), count=1), encoding="utf-8")
+    told: list[bool] = []  # whether it had been told to stop when the build came to end it
+    real_cancel = side_writer.SideWriter.cancel
+    monkeypatch.setattr(side_writer.SideWriter, "cancel", lambda self: told.append(self.stop.is_set()) or real_cancel(self))
     outcome = build([broken], config, tmp_path / "target", Options(workers=2, part_incidents=100))
     assert not outcome.ok and outcome.published is None
     assert [p.code for p in errors_in(outcome.problems)] == ["discovered-outside-period"]
+    assert told == [True]
     assert not multiprocessing.active_children()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["broken"]
+
+
+@pytest.mark.skipif(multiprocessing.get_start_method() != "fork", reason="the slow part is planted in this process's modules")
+def test_the_process_beside_stops_when_the_build_is_killed(raw: Path, tmp_path: Path) -> None:
+    """kill -9 reaches the build, not the process writing beside it: that one stops at its
+    next part instead of writing on into the folder the next run will remove."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import textwrap
+    import time
+
+    from .conftest import ROOT
+
+    pid_file = tmp_path / "side.pid"
+    script = textwrap.dedent(
+        f"""
+        import os, signal, time
+        from pathlib import Path
+        from pipeline import side_writer
+        from pipeline.build import Options, build
+        from pipeline.config import load_config
+        real_to_tables, real_start = side_writer.to_tables, side_writer.start
+        def slow(*args):
+            time.sleep(1)
+            return real_to_tables(*args)
+        def start(*args):
+            side = real_start(*args)
+            Path({str(pid_file)!r}).write_text(str(side.process.pid))
+            time.sleep(0.3)
+            os.kill(os.getpid(), signal.SIGKILL)
+        side_writer.to_tables, side_writer.start = slow, start
+        build([Path({str(raw)!r})], load_config(Path({str(ROOT)!r})), Path({str(tmp_path / "target")!r}), Options(workers=2, part_incidents=100))
+        """
+    )
+    result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    assert result.returncode == -9
+    side = int(pid_file.read_text())
+    deadline = time.monotonic() + 5  # its parts take a second each: fifteen of them without the check
+    while time.monotonic() < deadline and _running(side):
+        time.sleep(0.1)
+    gone = not _running(side)
+    if not gone:
+        os.kill(side, signal.SIGKILL)
+    assert gone
+
+
+def _running(pid: int) -> bool:
+    """Alive and not a zombie (an orphan's parent may be slow to reap it)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(") ")[-1][0] != "Z"
+    except OSError:
+        return False
 
 
 def test_a_build_holds_the_lock_while_it_reads_and_cleans_a_killed_runs_spool(
@@ -239,8 +305,9 @@ def test_records_handed_to_the_spool_in_memory_come_back_the_same(config: Config
     schemas = load_schemas()
     with Spool(schemas) as spool:
         spool.add(report, normalized)
-        [(reports, part)] = list(spool.parts([report]))
+        [reports] = list(spool.groups([report]))
         assert reports == [report]
+        part = spool.read(reports)
         for t in TABLES:
             expected = typed_table(normalized.columns[t], len(normalized.sources[t]), schemas[t])
             assert {n: part.columns[t][n].to_pylist() for n in expected.column_names} == expected.to_pydict()
