@@ -22,6 +22,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import pickle
+import time
 import traceback
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -63,12 +64,20 @@ class SideWriter:
         return outcome  # type: ignore[no-any-return]
 
     def cancel(self) -> None:
-        """Stop at the next part and wait for the process (killed if it does not stop)."""
+        """Stop at the next part and wait for the process (killed if it does not stop within
+        a minute); what it still sends is read and dropped, so that a long message (a
+        failure's text) cannot keep it waiting on a full pipe."""
         self.stop.set()
-        self.process.join(timeout=60)
+        deadline = time.monotonic() + 60
+        while self.process.is_alive() and time.monotonic() < deadline:
+            try:
+                if self.results.poll(0.1):
+                    self.results.recv()
+            except Exception:  # noqa: BLE001 - the pipe's end, or a message that cannot be read: dropped either way
+                self.process.join(timeout=max(0.0, deadline - time.monotonic()))
         if self.process.is_alive():
             self.process.kill()
-            self.process.join()
+        self.process.join()
         self.results.close()
 
 

@@ -314,3 +314,25 @@ def test_records_handed_to_the_spool_in_memory_come_back_the_same(config: Config
             assert list(part.sources[t]) == normalized.sources[t]
         assert spool.phones[report.file] == {p for p in normalized.columns["incidents"]["contact_phone"] if p}
     assert not spool.folder.exists()
+
+
+def _send_a_long_message(results: object) -> None:
+    results.send("x" * (4 << 20))  # type: ignore[attr-defined]  # far more than a pipe holds: blocks until read
+
+
+def test_cancel_reads_what_the_process_still_sends() -> None:
+    """A process stopped while it sends a long message (a failure's text) is not left
+    waiting on the full pipe until it is killed a minute later."""
+    import time
+
+    from pipeline.side_writer import SideWriter
+
+    context = multiprocessing.get_context()
+    receiving, sending = context.Pipe(duplex=False)
+    process = context.Process(target=_send_a_long_message, args=(sending,), daemon=True)
+    process.start()
+    sending.close()
+    started = time.monotonic()
+    SideWriter(process, context.Event(), receiving).cancel()
+    assert time.monotonic() - started < 20
+    assert process.exitcode == 0  # it ended of itself, not killed
