@@ -56,9 +56,17 @@ ROWS = ["read + normalize", "select", "spool: read parts",
 
 def _vm(key: str) -> int:
     """A /proc/self/status figure in MiB (VmHWM = peak RSS so far, VmRSS = now)."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(key + ":"):
-            return int(line.split()[1]) // 1024
+    return _status_kib(key) // 1024
+
+
+def _status_kib(key: str, pid: int | str = "self") -> int:
+    """A /proc/<pid>/status figure in KiB; -1 where there is none (a process gone)."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith(key + ":"):
+                return int(line.split()[1])
+    except OSError:
+        pass
     return -1
 
 
@@ -190,7 +198,7 @@ def run_measured(cmd: list[str], stdout: Path) -> tuple[int, float, int, int]:
     def sample(pid: int) -> None:
         nonlocal peak_sum
         while not done.wait(0.2):
-            peak_sum = max(peak_sum, sum(_rss_kib(p) for p in _tree(pid)) // 1024)
+            peak_sum = max(peak_sum, sum(max(0, _status_kib("VmRSS", p)) for p in _tree(pid)) // 1024)
 
     with stdout.open("wb") as sink:
         proc = subprocess.Popen(cmd, stdout=sink)
@@ -215,14 +223,6 @@ def _tree(pid: int) -> list[int]:
         except OSError:
             continue
     return found
-
-
-def _rss_kib(pid: int) -> int:
-    try:
-        line = next(x for x in Path(f"/proc/{pid}/status").read_text().splitlines() if x.startswith("VmRSS:"))
-    except (OSError, StopIteration):
-        return 0
-    return int(line.split()[1])
 
 
 def touch_one_report(raw: Path) -> Path:

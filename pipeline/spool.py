@@ -209,7 +209,7 @@ class Spool:
 
 def read_places(places: Sequence[Place], schemas: dict[str, TableSchema], headers: dict[str, dict[str, str]]) -> Normalized:
     """The records at `places`, in that order, copied out of the chunk files: a function of
-    files on disk, so that a worker process can read a part as well as the spool can."""
+    files on disk, so that another process (the side writer) reads a part as the spool does."""
     out = Normalized(headers=dict(headers))
     mapped: dict[tuple[str, str], pa.RecordBatch] = {}
     for t in TABLES:
