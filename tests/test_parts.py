@@ -5,8 +5,14 @@ that is published or reported."""
 from __future__ import annotations
 
 import multiprocessing
+import os
 import re
 import shutil
+import signal
+import subprocess
+import sys
+import textwrap
+import time
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -15,8 +21,9 @@ import pytest
 from pipeline.build import Options, build, check
 from pipeline.config import Config
 from pipeline.errors import errors_in
+from pipeline.side_writer import SideWriter
 
-from .conftest import forget_cached, tree_digest
+from .conftest import ROOT, forget_cached, tree_digest
 
 TABLES = ("reports", "incidents", "measures", "figures")
 
@@ -213,15 +220,6 @@ def test_an_invalid_row_stops_the_process_beside_at_once(
 def test_the_process_beside_stops_when_the_build_is_killed(raw: Path, tmp_path: Path) -> None:
     """kill -9 reaches the build, not the process writing beside it: that one stops at its
     next part instead of writing on into the folder the next run will remove."""
-    import os
-    import signal
-    import subprocess
-    import sys
-    import textwrap
-    import time
-
-    from .conftest import ROOT
-
     pid_file = tmp_path / "side.pid"
     script = textwrap.dedent(
         f"""
@@ -323,10 +321,6 @@ def _send_a_long_message(results: object) -> None:
 def test_cancel_reads_what_the_process_still_sends() -> None:
     """A process stopped while it sends a long message (a failure's text) is not left
     waiting on the full pipe until it is killed a minute later."""
-    import time
-
-    from pipeline.side_writer import SideWriter
-
     context = multiprocessing.get_context()
     receiving, sending = context.Pipe(duplex=False)
     process = context.Process(target=_send_a_long_message, args=(sending,), daemon=True)
