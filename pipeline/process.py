@@ -16,6 +16,7 @@ reproducible whatever the number of workers.
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import pickle
@@ -132,10 +133,14 @@ def prepare(item: Input, config: Config, encoding: str | None, cache_dir: Path |
     With `keyed`, the file is read for its cache key, to look its result up; else only its
     size is taken (nothing to look up: no cache, or an empty one)."""
     settings = {} if settings is None else settings
-    if not item.path.exists():
-        problem = Problem("file-unreadable", str(item.path), params={
-            "reason": "there is no such file or folder", "reason_ja": "そのようなファイルやフォルダーはありません"})
-        return Processed(str(item.path), None, None, [problem])
+    try:
+        size = item.path.stat().st_size  # one look at the disk: whether it is there, and its size
+    except OSError as exc:
+        if exc.errno in (errno.ENOENT, errno.ENOTDIR, errno.ELOOP):  # what Path.exists takes for "not there"
+            problem = Problem("file-unreadable", str(item.path), params={
+                "reason": "there is no such file or folder", "reason_ja": "そのようなファイルやフォルダーはありません"})
+            return Processed(str(item.path), None, None, [problem])
+        size = 0  # reading it says what is wrong
     try:
         profile = config.profile_for(item.path, item.top, profiles)
     except ConfigError as exc:
@@ -146,7 +151,7 @@ def prepare(item: Input, config: Config, encoding: str | None, cache_dir: Path |
             settings[id(profile)] = (profile, settings_digest(profile, config, encoding))
         digest = settings[id(profile)][1]
         if not keyed:
-            return Job(item, profile, "", config, encoding, cache_dir, item.path.stat().st_size, digest)
+            return Job(item, profile, "", config, encoding, cache_dir, size, digest)
         data = item.path.read_bytes()
         key = cache_key(item.name, hashlib.sha256(data).hexdigest(), digest)
     except OSError:

@@ -392,3 +392,21 @@ def test_a_file_changed_after_the_parent_read_it_is_kept_under_its_new_bytes(tmp
     report.write_text(before, encoding="utf-8")
     [again] = process.process_all(inputs, config, cache_dir=cache)
     assert again.report is not None and again.report.sha256 == hashlib.sha256(before.encode("utf-8")).hexdigest()
+
+
+@pytest.mark.parametrize("keyed", [True, False])
+def test_prepare_takes_a_file_gone_since_it_was_found_for_missing(tmp_path: Path, config: Config, keyed: bool) -> None:
+    """A file removed (or a folder on its path turned into a file) after the inputs were
+    listed is reported as missing; one that is there gives its job with its size."""
+    from pipeline.sources import Input
+
+    present = tmp_path / "here.txt"
+    shutil.copy(SEED, present)
+    (tmp_path / "not-a-folder").write_text("x", encoding="utf-8")
+    for gone in (tmp_path / "gone.txt", tmp_path / "not-a-folder" / "report.txt"):
+        result = process.prepare(Input(gone, tmp_path, gone.name), config, None, None, {}, keyed=keyed)
+        assert isinstance(result, process.Processed) and [p.code for p in result.problems] == ["file-unreadable"]
+        assert result.problems[0].params["reason"] == "there is no such file or folder"
+    job = process.prepare(Input(present, tmp_path, present.name), config, None, None, {}, keyed=keyed)
+    assert isinstance(job, process.Job) and job.size == SEED.stat().st_size
+    assert bool(job.key) == keyed
