@@ -104,10 +104,18 @@ def test_a_killed_runs_forked_workers_do_not_keep_the_lock(tmp_path: Path) -> No
         import multiprocessing, os, signal, time
         from pathlib import Path
         from pipeline import publish
+
+        def work(path):
+            Path(path + ".part").write_text(str(os.getpid()))  # the fork and its hooks are behind it
+            os.replace(path + ".part", path)
+            time.sleep(60)
+
+        pid_file = Path({str(tmp_path / "worker.pid")!r})
         with publish.publish_lock(Path({str(target)!r})):
-            worker = multiprocessing.get_context("fork").Process(target=time.sleep, args=(60,))
-            worker.start()
-            Path({str(tmp_path / "worker.pid")!r}).write_text(str(worker.pid))
+            multiprocessing.get_context("fork").Process(target=work, args=(str(pid_file),)).start()
+            deadline = time.monotonic() + 30
+            while not pid_file.exists() and time.monotonic() < deadline:
+                time.sleep(0.01)
             os.kill(os.getpid(), signal.SIGKILL)
         """
     )
