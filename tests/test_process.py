@@ -290,6 +290,23 @@ def test_a_batch_leaves_no_garbage_cycles_behind(tmp_path: Path, config: Config,
         gc.enable()
 
 
+def test_what_a_build_kept_is_left_to_the_collectors_rare_passes() -> None:
+    """What is made under build._bulk and kept goes to the oldest generation when it ends:
+    in the youngest, the collector's next pass would walk all of it."""
+    import gc
+
+    from pipeline.build import _bulk
+
+    assert gc.isenabled()
+    with _bulk():
+        kept = [[n] for n in range(1000)]
+    assert gc.isenabled() and not gc.get_freeze_count()
+    young = {id(o) for o in gc.get_objects(generation=0)}
+    oldest = {id(o) for o in gc.get_objects(generation=2)}
+    assert not any(id(k) in young for k in kept)
+    assert all(id(k) in oldest for k in kept)
+
+
 @pytest.mark.parametrize("workers", [1, 2])
 def test_cached_results_do_not_pile_up_behind_a_report_being_parsed(tmp_path: Path, config: Config, workers: int,
                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
