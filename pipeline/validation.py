@@ -38,7 +38,7 @@ def to_tables(normalized: Normalized, schemas: dict[str, TableSchema]) -> dict[s
         columns = [values[f.name] for f in schema]
         table = pa.Table.from_arrays(columns, schema=pa.schema([f.with_nullable(True) for f in schema]))
         key = schemas[name].primary_key
-        if not in_key_order(table, key):
+        if not checks.in_key_order(table, key):
             order = pc.sort_indices(table, sort_keys=[(k, "ascending") for k in key])
             if not _identity(order):  # with a null in the key: maybe in order still
                 table = table.take(order)
@@ -49,24 +49,6 @@ def to_tables(normalized: Normalized, schemas: dict[str, TableSchema]) -> dict[s
 
 def _identity(order: pa.Array) -> bool:
     return len(order) == 0 or bool(pc.all(pc.equal(order, pa.array(range(len(order)), order.type))).as_py())
-
-
-def in_key_order(table: pa.Table, key: list[str]) -> bool:
-    """Whether the rows are as sort_indices by `key` (a stable sort) puts them, when none
-    of the key's values is null: each row's key no greater than the next's, compared
-    column by column. A build's parts come in key order: checked in one pass, where
-    sorting took ten times as long. False with a null in the key: the sort decides."""
-    if table.num_rows < 2 or not key:
-        return True
-    if any(table[k].null_count for k in key):
-        return False
-    ordered = None  # row i's key, from this column on, is no greater than row i + 1's
-    for k in reversed(key):
-        column = table[k]
-        this, following = column.slice(0, len(column) - 1), column.slice(1)
-        ordered = pc.less_equal(this, following) if ordered is None else pc.or_(
-            pc.less(this, following), pc.and_(pc.equal(this, following), ordered))
-    return bool(pc.all(ordered).as_py())
 
 
 def _locate(normalized: Normalized, table: str, index: int, fieldname: str, value: str | None) -> tuple[Source, str | None, str | None]:

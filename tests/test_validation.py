@@ -1,5 +1,6 @@
 """validation.to_tables puts each table in primary-key order; a build's parts come in
-that order already, which in_key_order tells in one pass instead of a sort."""
+that order already, which in_key_order tells in one pass instead of a sort, and then a
+repeated key is the row's before (checks._sorted_repeats), found without hashing."""
 
 from __future__ import annotations
 
@@ -8,9 +9,11 @@ import pyarrow.compute as pc
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from pipeline import checks
+from pipeline.checks import in_key_order
 from pipeline.normalize import Normalized, Source
 from pipeline.schema import TABLES, load_schemas
-from pipeline.validation import in_key_order, to_tables
+from pipeline.validation import to_tables
 
 TEXTS = st.sampled_from(["", "a", "ab", "b", "é", "\u3000", "282090-202404-001", "282090-202404-010"])
 ROWS = st.lists(st.tuples(TEXTS, st.integers(-3, 12)), max_size=8)
@@ -27,6 +30,21 @@ def test_in_key_order_says_what_a_stable_sort_says(rows: list[tuple[str, int]]) 
     table = pa.table({"text": pa.array([r[0] for r in rows], pa.string()), "number": pa.array([r[1] for r in rows], pa.int64())})
     for key in (["text"], ["number"], ["text", "number"], ["number", "text"]):
         assert in_key_order(table, key) == _sorted_already(table, key)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.tuples(st.one_of(st.none(), TEXTS), st.integers(-3, 3)), max_size=10), st.booleans())
+def test_repeats_of_rows_in_key_order_are_those_hashing_finds(rows: list[tuple[str | None, int]], in_order: bool) -> None:
+    table = pa.table({"text": pa.array([r[0] for r in rows], pa.string()), "number": pa.array([r[1] for r in rows], pa.int64())})
+    for key in (["text"], ["number"], ["text", "number"], ["number", "text"]):
+        rows_of = table.take(pc.sort_indices(table, sort_keys=[(k, "ascending") for k in key])) if in_order else table
+        found = checks._sorted_repeats(rows_of, key)
+        nulls = any(rows_of[k].null_count for k in key)
+        if found is None:
+            assert nulls or not in_order
+            continue
+        joined = pc.binary_join_element_wise(*(pc.cast(rows_of[k], pa.string()) for k in key), "\x1f")
+        assert found == checks._repeats(joined)
 
 
 def test_a_null_in_the_key_leaves_it_to_the_sort() -> None:
