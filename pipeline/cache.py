@@ -7,6 +7,11 @@ written to where it was parsed, with the sha256 of each beside them. An entry
 points into its pack; a pack is checked against its sums before it is used.
 An entry is the pickled result with its source profile left out by reference
 (pickle's persistent_id): the run that reads it gives its own.
+Each entry is stamped with the version of the pipeline that made it and the pack
+it points into. A key holds that version, so an entry of another can never be
+asked for again: opening the index removes those, and the packs that only they
+pointed into (prune). The cache is thus as large as one archive's results, not
+one for every update of the pipeline it has seen.
 The cache is optional: anything wrong with it turns it off for the run.
 """
 
@@ -34,6 +39,7 @@ from .writers import sha256_of
 
 PACKS = "packs"  # the cache's subfolder of batch packs: a batch's records, which its reports' entries point into
 INDEX = "index.sqlite"  # the cache's results, by key: one file, not one per report (creating those cost 0.4 ms each)
+STRAY_PACK_AGE = 24 * 3600.0  # seconds: a pack no entry points to, older than this, was left by a run that stopped
 
 
 @dataclass
@@ -44,6 +50,7 @@ class CacheIndex:
     that the next run starts it afresh; one busy or read-only is left as it is."""
 
     path: Path
+    version: str = ""  # the pipeline's version (process.code_version), stamped on each entry put
     connection: sqlite3.Connection | None = None
     empty: bool = False  # nothing was in it when opened: a first build looks nothing up
 
@@ -57,14 +64,16 @@ class CacheIndex:
             return None
         return row[0] if row is not None and isinstance(row[0], bytes) else None
 
-    def put(self, entries: list[tuple[str, bytes]]) -> None:
-        """A batch's pickled results, each after its sha256, in one transaction."""
+    def put(self, entries: list[tuple[str, bytes, str | None]]) -> None:
+        """A batch's pickled results, each after its sha256, with the pack its records are
+        in (a name in PACKS, None for none), in one transaction."""
         if self.connection is None or not entries:
             return
         try:
             with self.connection:
-                self.connection.executemany("INSERT OR REPLACE INTO results VALUES (?, ?)",
-                                            [(key, hashlib.sha256(payload).digest() + payload) for key, payload in entries])
+                self.connection.executemany("INSERT OR REPLACE INTO results (key, payload, version, pack) VALUES (?, ?, ?, ?)",
+                                            [(key, hashlib.sha256(payload).digest() + payload, self.version, pack)
+                                             for key, payload, pack in entries])
         except sqlite3.Error as exc:
             self._fail(exc)
 
@@ -85,18 +94,26 @@ def _remove_index(path: Path) -> None:
             Path(f"{path}{suffix}").unlink(missing_ok=True)
 
 
-def open_index(cache_dir: Path) -> CacheIndex:
+def open_index(cache_dir: Path, version: str = "") -> CacheIndex:
     """The cache's index of results, made when missing; with no connection when it cannot
     be used here (the cache is optional). An index that is not a database (damaged) is
-    started afresh: every report is then parsed again."""
-    index = CacheIndex(cache_dir / INDEX)
+    started afresh: every report is then parsed again. With the pipeline's `version`, what
+    another version left is removed first (prune)."""
+    index = CacheIndex(cache_dir / INDEX, version)
     for _ in range(2):
         try:
             cache_dir.mkdir(parents=True, exist_ok=True)
             index.connection = sqlite3.connect(index.path, timeout=10)
             _wal(index.connection)
             index.connection.execute("PRAGMA synchronous=NORMAL")  # a cache: a torn write is found by each entry's sha256
-            index.connection.execute("CREATE TABLE IF NOT EXISTS results (key TEXT PRIMARY KEY, payload BLOB NOT NULL)")
+            index.connection.execute("CREATE TABLE IF NOT EXISTS results (key TEXT PRIMARY KEY, payload BLOB NOT NULL, version TEXT, pack TEXT)")
+            present = {row[1] for row in index.connection.execute("PRAGMA table_info(results)")}
+            for column in ("version", "pack"):  # an index made before entries were stamped: its entries have neither
+                if column not in present:
+                    index.connection.execute(f"ALTER TABLE results ADD COLUMN {column} TEXT")
+            index.connection.execute("CREATE INDEX IF NOT EXISTS results_stamp ON results (version, pack)")  # prune reads it alone
+            if version:
+                prune(index.connection, cache_dir, version)
             index.empty = not index.connection.execute("SELECT key FROM results LIMIT 1").fetchall()
             return index
         except sqlite3.OperationalError:  # cannot be opened or written here, or held by another run too long
@@ -109,6 +126,33 @@ def open_index(cache_dir: Path) -> CacheIndex:
             index.close()
             return index
     return index
+
+
+def prune(connection: sqlite3.Connection, cache_dir: Path, version: str) -> tuple[int, int]:
+    """Remove the entries of any other version of the pipeline (or of none: made before
+    entries were stamped), then every pack no entry left points to: at once when only the
+    removed ones did, else once it is STRAY_PACK_AGE old (a run of this version writes a
+    pack a moment before the entries that point into it). How many entries and packs
+    went; a file that cannot be removed is left for the next run."""
+    with connection:
+        gone = {pack for (pack,) in connection.execute(
+            "SELECT DISTINCT pack FROM results WHERE version IS NOT ? AND pack IS NOT NULL", (version,))}
+        removed = connection.execute("DELETE FROM results WHERE rowid IN (SELECT rowid FROM results WHERE version IS NOT ?)", (version,)).rowcount
+    kept = {pack for (pack,) in connection.execute("SELECT DISTINCT pack FROM results WHERE pack IS NOT NULL")}
+    files: dict[str, list[Path]] = {}
+    with contextlib.suppress(OSError):
+        for path in (cache_dir / PACKS).iterdir():
+            files.setdefault("-".join(path.name.split(".")[0].split("-")[:2]), []).append(path)  # batch-<hex>[-table]
+    now, packs = time.time(), 0
+    for pack, paths in files.items():
+        if pack in kept or not pack.startswith("batch-"):
+            continue
+        with contextlib.suppress(OSError):
+            if pack in gone or all(now - p.stat().st_mtime > STRAY_PACK_AGE for p in paths):
+                for path in paths:
+                    path.unlink(missing_ok=True)
+                packs += 1
+    return removed, packs
 
 
 def _wal(connection: sqlite3.Connection) -> None:

@@ -212,7 +212,7 @@ def _received(payload: bytes, profiles: list[Profile]) -> Placed:
     """A worker's payload (see _parse_for_parent), its results read back, each with its profile."""
     placed: Placed = pickle.loads(payload)
     if not placed.results and placed.entries:
-        placed.results = [loaded_entry(entry, profile) for (_, entry), profile in zip(placed.entries, profiles)]
+        placed.results = [loaded_entry(entry, profile) for (_, entry, _), profile in zip(placed.entries, profiles)]
     return _attached(placed)
 
 
@@ -224,7 +224,7 @@ class Placed:
     results: list[Processed]
     tables: dict[str, pa.Table] | None
     spans: list[Spans | None]
-    entries: list[tuple[str, bytes]]  # (cache key, pickled result) for the cache's index
+    entries: list[tuple[str, bytes, str | None]]  # (cache key, pickled result, its pack) for the cache's index
 
 
 def _placed(results: list[Processed], tables: dict[str, pa.Table], spans: list[Spans | None], jobs: list[Job],
@@ -249,7 +249,9 @@ def _placed(results: list[Processed], tables: dict[str, pa.Table], spans: list[S
                 first, rows = span["reports"]
                 report_id = (report_ids[first] or "") if rows else ""
                 result.normalized.arrow = Spilled(chunk, span, report_id, frozenset(phones.get(result.report.file, ())))
-    entries = [(key, entry_of(result)) for key, result in zip(map(_key, jobs, results), results)
+    pack = Path(chunk).name if packed and chunk is not None else None
+    entries = [(key, entry_of(result), pack if result.normalized is not None and isinstance(result.normalized.arrow, Spilled) else None)
+               for key, result in zip(map(_key, jobs, results), results)
                if cache_dir is not None and key and (result.normalized is None or packed)]  # not into a spool chunk: gone next run
     return Placed(results, None if chunk is not None else tables, spans, entries)
 
@@ -296,7 +298,7 @@ def iter_processed(inputs: list[Input], config: Config, encoding: str | None = N
     emitted = 0  # results yielded so far
     held = 0  # results done (cached, or back from a batch) and not yet yielded
     with contextlib.ExitStack() as stack:
-        results_index = open_index(cache_dir) if cache_dir is not None else None
+        results_index = open_index(cache_dir, code_version()) if cache_dir is not None else None
         if results_index is not None:
             stack.callback(results_index.close)
         pool: ProcessPoolExecutor | None = None

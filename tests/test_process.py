@@ -349,7 +349,7 @@ def test_an_index_that_fails_during_a_run_turns_the_cache_off(tmp_path: Path, er
 
     index = cache_store.open_index(tmp_path)
     assert index.connection is not None and index.path.exists() and index.empty  # a first build looks nothing up
-    index.connection.execute("INSERT INTO results VALUES ('k', x'00')")
+    index.connection.execute("INSERT INTO results (key, payload) VALUES ('k', x'00')")
     index.connection.commit()
     index.connection.close()
     index = cache_store.open_index(tmp_path)

@@ -1,0 +1,101 @@
+"""The cache keeps one version of the pipeline's results: what another version left, which
+no key can ask for again, goes when the index is opened, and so do the packs only it
+pointed into (cache.prune)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import sqlite3
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from pipeline import cache as cache_store
+from pipeline import process
+from pipeline.build import Options, check
+from pipeline.config import Config
+
+from .conftest import SEED
+
+
+@pytest.fixture()
+def archive(tmp_path: Path, make_report: Callable[..., Path]) -> Path:
+    """The seed and two earlier quarters made from it."""
+    folder = tmp_path / "archive"
+    folder.mkdir()
+    shutil.copy(SEED, folder)
+    for i, quarter in enumerate(["2023年4月～6月", "2023年7月～9月"]):
+        month = 4 + 3 * i
+        report = make_report(f"q{i}.txt", title=f"事務処理誤り等に関する対応状況 【{quarter}判明分】",
+                             cells={(r, 1): f"2023.{month}.1 (2023.{month}.2)" for r in range(7)})
+        shutil.move(report, folder / report.name)
+    return folder
+
+
+def entries(cache: Path) -> list[tuple[str, str | None, str | None]]:
+    with contextlib.closing(sqlite3.connect(cache / cache_store.INDEX)) as index:
+        return sorted(index.execute("SELECT key, version, pack FROM results").fetchall())
+
+
+def packs(cache: Path) -> set[str]:
+    return {path.name.removesuffix(".sha256") for path in (cache / cache_store.PACKS).glob("*.sha256")}
+
+
+def test_an_update_of_the_pipeline_leaves_one_versions_results(archive: Path, tmp_path: Path, config: Config,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    cache = tmp_path / "cache"
+    check([archive], config, Options(cache_dir=cache))
+    before, old_packs = entries(cache), packs(cache)
+    assert len(before) == 3 and {pack for _, _, pack in before} == old_packs  # each entry points into its pack
+    assert {version for _, version, _ in before} == {process.code_version()}
+    check([archive], config, Options(cache_dir=cache))  # the same version: nothing goes
+    assert entries(cache) == before and packs(cache) == old_packs
+
+    monkeypatch.setattr(process, "code_version", lambda: "another version")
+    seen: list[process.Processed] = []
+    check([archive], config, Options(cache_dir=cache, progress=seen.append))
+    assert not any(p.cached for p in seen)
+    after = entries(cache)
+    assert len(after) == 3 and {version for _, version, _ in after} == {"another version"}
+    assert packs(cache) and not packs(cache) & old_packs  # the old packs are gone, files and all
+    assert not [p for p in (cache / cache_store.PACKS).iterdir() if any(old in p.name for old in old_packs)]
+
+
+def test_a_pack_no_entry_points_to_goes_once_it_is_a_day_old(archive: Path, tmp_path: Path, config: Config) -> None:
+    """A run of this version writes a pack a moment before its entries: a young stray pack
+    may be one being written, so only an old one is taken for what a stopped run left."""
+    cache = tmp_path / "cache"
+    check([archive], config, Options(cache_dir=cache))
+    used = packs(cache)
+    folder = cache / cache_store.PACKS
+    for stray in ("batch-young", "batch-old"):
+        for table in ("reports", "incidents"):
+            (folder / f"{stray}-{table}.arrow").write_bytes(b"records")
+    (folder / "batch-old.sha256.tmp").write_bytes(b"{}")
+    a_week_ago = time.time() - 7 * 24 * 3600
+    for path in [*folder.glob("batch-old*"), *(folder / f"{pack}.sha256" for pack in used)]:  # the packs in use are old too
+        os.utime(path, (a_week_ago, a_week_ago))
+    index = cache_store.open_index(cache, process.code_version())
+    assert index.connection is not None and not index.empty
+    index.close()
+    left = {path.name for path in folder.iterdir()}
+    assert {"batch-young-reports.arrow", "batch-young-incidents.arrow"} <= left
+    assert not any(name.startswith("batch-old") for name in left)
+    assert packs(cache) == used
+
+
+def test_an_index_from_before_the_stamps_is_brought_up_to_date(tmp_path: Path) -> None:
+    """Its entries have no version: none is this one's, so they go."""
+    (tmp_path / cache_store.PACKS).mkdir()
+    with contextlib.closing(sqlite3.connect(tmp_path / cache_store.INDEX)) as old, old:
+        old.execute("CREATE TABLE results (key TEXT PRIMARY KEY, payload BLOB NOT NULL)")
+        old.execute("INSERT INTO results VALUES ('k', x'00')")
+    index = cache_store.open_index(tmp_path, "this version")
+    assert index.connection is not None and index.empty  # a first build of this version looks nothing up
+    index.put([("new", b"result", "batch-1")])
+    index.close()
+    assert entries(tmp_path) == [("new", "this version", "batch-1")]
