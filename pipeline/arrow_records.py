@@ -27,7 +27,8 @@ from .arrow_reader import ReadCells
 from .coded import Coded
 from .columnar import BatchValues, read_batch
 from .config import Municipality
-from .normalize import Memo, Normalized, ValueColumns, report_id
+from .normalize import Normalized, ValueColumns, report_id
+from .row_values import Memo
 from .readers import RawReport
 from .schema import TABLES, TableSchema, typed_table
 from .spool import spool_schema, with_sources

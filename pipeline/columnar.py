@@ -1,15 +1,15 @@
 """normalize's quick path for a whole batch of reports at once, column by column.
 
-`normalize._quick` vouches for one row at a time in Python (~50 µs a row). Here the
+`row_values.quick` vouches for one row at a time in Python (~50 µs a row). Here the
 rows of many reports become Arrow columns: screens (blank, hidden or unusual
 characters, odd whitespace, line breaks) and the splitting of the dates,
 summary and measures cells run over a whole column in C++, and each distinct
 No, date, office, leak cell, phone, category and figures block is parsed once,
-by the very functions normalize.py uses. A row is vouched for only when every
+by the very functions row_values.py uses. A row is vouched for only when every
 screen proves that the Python reading would give the same values; any other row
-is left to normalize (its quick path, then its careful path), so messages never
-change. The screens may refuse more rows than `_quick` does, never fewer: the
-tests compare both on every row.
+is left to normalize (row_values.quick, then row_values.careful), so messages
+never change. The screens may refuse more rows than `quick` does, never fewer:
+the tests compare both on every row.
 """
 
 from __future__ import annotations
@@ -31,8 +31,9 @@ from .arrow_figures import parse_blocks
 from .dates import DatesCell, parse_date, parse_occurrence
 from .errors import ValueProblem
 from .config import Municipality
-from .normalize import ARROW, MAX_CELL_CHARS, Memo, Normalized, RowValues, ValueColumns, normalize_report, records
+from .normalize import ARROW, Normalized, ValueColumns, normalize_report, records
 from .readers import RawReport, RawRow
+from .row_values import MAX_CELL_CHARS, Memo, RowValues
 from .text import HIDDEN_CHARS, char_class, clean_text, cp932_characters, whitespace
 from .values import parse_figures, parse_leak, parse_no, parse_office, parse_phone
 
@@ -182,7 +183,7 @@ def vouch(rows: Sequence[RawRow], memo: Memo) -> tuple[np.ndarray, ValueColumns]
 
 def vouch_columns(cells: dict[str, pa.Array], lines: list[int], memo: Memo) -> tuple[np.ndarray, ValueColumns]:
     """Which rows the screens cannot vouch for, and every row's values column by column
-    (what `normalize._quick` gives, wherever the row is vouched for; anything elsewhere).
+    (what `row_values.quick` gives, wherever the row is vouched for; anything elsewhere).
     `cells`: each profile key's cell in every row (an empty text where a report has no such
     column), of reports with one 発生日 (判明日) column only; `lines`: where each row starts."""
     n = len(lines)
@@ -244,7 +245,7 @@ def vouch_columns(cells: dict[str, pa.Array], lines: list[int], memo: Memo) -> t
 
 
 def quick_values(rows: Sequence[RawRow], memo: Memo) -> list[RowValues | None]:
-    """vouch's verdict row by row: what `normalize._quick` gives, or None."""
+    """vouch's verdict row by row: what `row_values.quick` gives, or None."""
     bad, values = vouch(rows, memo)
     return _as_rows(bad, values, 0, len(rows))
 

@@ -33,8 +33,9 @@ from .config import Config, ConfigError, Profile
 from .errors import Problem
 from .arrow_reader import Item, ReadCells, read_reports
 from .arrow_records import Spans, batch_tables
-from .normalize import Memo, Normalized, Rows
+from .normalize import Normalized, Rows
 from .readers import RawReport, ReadFailed
+from .row_values import Memo
 from .schema import load_schemas, schema_dir
 from .sources import Input
 from .cache import PACKS, CacheIndex, entry_of, loaded_entry, open_index, pack_intact, write_pack

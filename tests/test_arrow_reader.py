@@ -21,7 +21,7 @@ from pipeline.arrow_reader import Item, ReadCells, read_reports
 from pipeline.arrow_records import batch_tables
 from pipeline.columnar import patterns
 from pipeline.config import load_config
-from pipeline.normalize import Memo
+from pipeline.row_values import Memo
 from pipeline.readers import RawReport, ReadFailed, read_report
 from pipeline.schema import TABLES, load_schemas
 from pipeline.sources import find_inputs

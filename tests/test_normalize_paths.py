@@ -21,7 +21,8 @@ from benchmarks.generate import generate
 from pipeline.arrow_records import batch_tables
 from pipeline.config import Config, load_config
 from pipeline.columnar import normalize_batch, quick_values
-from pipeline.normalize import Memo, Normalized, _quick, normalize_report
+from pipeline.normalize import Normalized, normalize_report
+from pipeline.row_values import Memo, quick
 from pipeline.process import prepare
 from pipeline.readers import RawReport, ReadFailed, read_report
 from pipeline.schema import TABLES, load_schemas, typed_table
@@ -35,7 +36,7 @@ FIXTURES = ROOT / "tests" / "fixtures"
 
 
 def vouched_as_quick_reads(reports: list[RawReport]) -> int:
-    """Every row columnar.quick_values vouches for has the values normalize._quick gives it;
+    """Every row columnar.quick_values vouches for has the values row_values.quick gives it;
     how many rows it vouched for."""
     vouched = 0
     for report in reports:
@@ -43,7 +44,7 @@ def vouched_as_quick_reads(reports: list[RawReport]) -> int:
             continue
         for raw, value in zip(report.rows, quick_values(report.rows, Memo())):
             if value is not None:
-                assert value == _quick(raw, Memo()), raw
+                assert value == quick(raw, Memo()), raw
                 vouched += 1
     return vouched
 
@@ -52,11 +53,11 @@ def same_both_ways(report: RawReport, config: Config, memo: Memo | None = None) 
     municipality = config.municipality_of(report.profile)
     careful = normalize_report(report, municipality, careful_only=True)
     [batched] = normalize_batch([report], [municipality], memo or Memo())
-    for quick in (normalize_report(report, municipality, Memo()), batched):
-        assert quick.columns == careful.columns
-        assert quick.sources == careful.sources
-        assert quick.problems == careful.problems
-        assert (quick.rows_read, quick.rows_rejected) == (careful.rows_read, careful.rows_rejected)
+    for read in (normalize_report(report, municipality, Memo()), batched):
+        assert read.columns == careful.columns
+        assert read.sources == careful.sources
+        assert read.problems == careful.problems
+        assert (read.rows_read, read.rows_rejected) == (careful.rows_read, careful.rows_rejected)
     same_in_arrow([report], [careful])
     return batched
 

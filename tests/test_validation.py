@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from pipeline import checks
 from pipeline.checks import in_key_order
 from pipeline.normalize import Normalized, Source
-from pipeline.schema import TABLES, load_schemas
+from pipeline.schema import load_schemas
 from pipeline.validation import to_tables
 
 TEXTS = st.sampled_from(["", "a", "ab", "b", "é", "\u3000", "282090-202404-001", "282090-202404-010"])
