@@ -9,6 +9,7 @@ import calendar
 import re
 from dataclasses import dataclass
 from datetime import date
+from functools import lru_cache
 
 from .errors import ValueProblem
 from .text import fold_width
@@ -123,6 +124,7 @@ class Period:
     end: date
 
 
+@lru_cache(maxsize=256)  # every report's title has one, and an archive's titles share a few dozen
 def parse_period(text: str) -> Period:
     """`2024年4月～6月`, `2024年10月～2025年3月`, `令和6年4月～6月` → first and last day."""
     folded = fold_width(text)

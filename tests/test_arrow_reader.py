@@ -21,8 +21,8 @@ from pipeline.arrow_reader import Item, ReadCells, read_reports
 from pipeline.arrow_records import batch_tables
 from pipeline.columnar import patterns
 from pipeline.config import load_config
-from pipeline.row_values import Memo
 from pipeline.readers import RawReport, ReadFailed, read_report
+from pipeline.row_values import Memo
 from pipeline.schema import TABLES, load_schemas
 from pipeline.sources import find_inputs
 from pipeline.text import unusual_characters
@@ -182,6 +182,21 @@ def test_files_read_one_by_one_each_come_alike(tmp_path: Path) -> None:
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.integers(min_value=0, max_value=len(SEED_TEXT)), st.text(max_size=30))
 def test_the_seed_with_text_inserted_anywhere_is_read_alike(at: int, inserted: str) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        item = write(Path(folder), "report.txt", SEED_TEXT[:at] + inserted + SEED_TEXT[at:])
+        read_alike([item, Item(SEED, CONFIG.profile, None, SEED.name)])
+
+
+# what decides how a file is read: line ends of every kind, tabs, quotes, a BOM, blanks
+EDGY = st.lists(st.sampled_from(["\t", "\n", "\r", "\r\n", "\x0b", "\x0c", "\x1c", "\x1e", "\x85", "\u2028", "\u2029", '"', "\ufeff",
+                                ",", " ", "\u3000", "a", "あ", "【", "月"]), max_size=12).map("".join)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.integers(min_value=0, max_value=len(SEED_TEXT)), EDGY)
+def test_the_seed_with_line_ends_tabs_and_quotes_inserted_is_read_alike(at: int, inserted: str) -> None:
+    """Where a file is read by Arrow and where by read_report is decided by these: either
+    way, as read_report reads it."""
     with tempfile.TemporaryDirectory() as folder:
         item = write(Path(folder), "report.txt", SEED_TEXT[:at] + inserted + SEED_TEXT[at:])
         read_alike([item, Item(SEED, CONFIG.profile, None, SEED.name)])
