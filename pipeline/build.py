@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from . import ckan, dcat, landing, package, portal, privacy, publish, rejects, side_writer
+from . import cache, ckan, dcat, landing, package, portal, privacy, process, publish, rejects, side_writer
 from .config import Config
 from .errors import Problem, errors_in
 from .landing import Digest
@@ -142,7 +142,8 @@ def _run(paths: list[Path], config: Config, options: Options, sink: Sink, keep_g
     outcome = Outcome()
     found = find_inputs(paths)
     folder = Path(tempfile.mkdtemp(prefix="pipeline-spool-", dir=spool_in))
-    with Spool(load_schemas(), options.part_incidents, folder) as spool:
+    # the cache held to the end: the parts are read from its packs
+    with cache.in_use(options.cache_dir, process.code_version()), Spool(load_schemas(), options.part_incidents, folder) as spool:
         processed = []
         for result in iter_processed(found.inputs, config, options.encoding, options.workers, options.cache_dir, options.progress,
                                      spool=folder):

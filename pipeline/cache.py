@@ -9,15 +9,16 @@ An entry is the pickled result with its source profile left out by reference
 (pickle's persistent_id): the run that reads it gives its own.
 Each entry is stamped with the version of the pipeline that made it and the pack
 it points into. A key holds that version, so an entry of another can never be
-asked for again: opening the index removes those, and the packs that only they
-pointed into (prune). The cache is thus as large as one archive's results, not
-one for every update of the pipeline it has seen.
+asked for again: a run that finds no other using the cache removes those, and
+the packs that only they pointed into (in_use, prune). The cache is thus as
+large as one archive's results, not one for every update of the pipeline.
 The cache is optional: anything wrong with it turns it off for the run.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import hashlib
 import io
 import json
@@ -26,6 +27,7 @@ import pickle
 import sqlite3
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,6 +42,7 @@ from .writers import sha256_of
 PACKS = "packs"  # the cache's subfolder of batch packs: a batch's records, which its reports' entries point into
 INDEX = "index.sqlite"  # the cache's results, by key: one file, not one per report (creating those cost 0.4 ms each)
 STRAY_PACK_AGE = 24 * 3600.0  # seconds: a pack no entry points to, older than this, was left by a run that stopped
+LOCK = "lock"  # held shared by every run using the cache, alone by the one removing other versions' results
 
 
 @dataclass
@@ -50,7 +53,7 @@ class CacheIndex:
     that the next run starts it afresh; one busy or read-only is left as it is."""
 
     path: Path
-    version: str = ""  # the pipeline's version (process.code_version), stamped on each entry put
+    version: str  # the pipeline's version (process.code_version), stamped on each entry put
     connection: sqlite3.Connection | None = None
     empty: bool = False  # nothing was in it when opened: a first build looks nothing up
 
@@ -94,11 +97,11 @@ def _remove_index(path: Path) -> None:
             Path(f"{path}{suffix}").unlink(missing_ok=True)
 
 
-def open_index(cache_dir: Path, version: str = "") -> CacheIndex:
-    """The cache's index of results, made when missing; with no connection when it cannot
-    be used here (the cache is optional). An index that is not a database (damaged) is
-    started afresh: every report is then parsed again. With the pipeline's `version`, what
-    another version left is removed first (prune)."""
+def open_index(cache_dir: Path, version: str) -> CacheIndex:
+    """The cache's index of results, made when missing, its entries to be stamped with the
+    pipeline's `version`; with no connection when it cannot be used here (the cache is
+    optional). An index that is not a database (damaged) is started afresh: every report
+    is then parsed again."""
     index = CacheIndex(cache_dir / INDEX, version)
     for _ in range(2):
         try:
@@ -106,14 +109,7 @@ def open_index(cache_dir: Path, version: str = "") -> CacheIndex:
             index.connection = sqlite3.connect(index.path, timeout=10)
             _wal(index.connection)
             index.connection.execute("PRAGMA synchronous=NORMAL")  # a cache: a torn write is found by each entry's sha256
-            index.connection.execute("CREATE TABLE IF NOT EXISTS results (key TEXT PRIMARY KEY, payload BLOB NOT NULL, version TEXT, pack TEXT)")
-            present = {row[1] for row in index.connection.execute("PRAGMA table_info(results)")}
-            for column in ("version", "pack"):  # an index made before entries were stamped: its entries have neither
-                if column not in present:
-                    index.connection.execute(f"ALTER TABLE results ADD COLUMN {column} TEXT")
-            index.connection.execute("CREATE INDEX IF NOT EXISTS results_stamp ON results (version, pack)")  # prune reads it alone
-            if version:
-                prune(index.connection, cache_dir, version)
+            _schema(index.connection)
             index.empty = not index.connection.execute("SELECT key FROM results LIMIT 1").fetchall()
             return index
         except sqlite3.OperationalError:  # cannot be opened or written here, or held by another run too long
@@ -128,21 +124,82 @@ def open_index(cache_dir: Path, version: str = "") -> CacheIndex:
     return index
 
 
-def prune(connection: sqlite3.Connection, cache_dir: Path, version: str) -> tuple[int, int]:
+def _schema(connection: sqlite3.Connection) -> None:
+    """The results table as this version keeps it, made when missing. An index made before
+    entries were stamped gets the two columns (its entries have neither), and the index
+    prune reads alone."""
+    connection.execute("CREATE TABLE IF NOT EXISTS results (key TEXT PRIMARY KEY, payload BLOB NOT NULL, version TEXT, pack TEXT)")
+    present = {row[1] for row in connection.execute("PRAGMA table_info(results)")}
+    for column in ("version", "pack"):
+        if column not in present:
+            try:
+                connection.execute(f"ALTER TABLE results ADD COLUMN {column} TEXT")
+            except sqlite3.OperationalError as exc:
+                if "duplicate column" not in str(exc):  # else another run added it a moment before
+                    raise
+    connection.execute("CREATE INDEX IF NOT EXISTS results_stamp ON results (version, pack)")
+
+
+@contextlib.contextmanager
+def in_use(cache_dir: Path | None, version: str) -> Iterator[None]:
+    """The cache held by a run, from its first lookup to its last read of a pack: shared
+    with every other run, so that none removes what this one uses. First, when no other
+    run holds it, what other versions of the pipeline left is removed (prune). Where the
+    lock file cannot be had (a cache that cannot be written, say), nothing is removed."""
+    fd = _lock_file(cache_dir) if cache_dir is not None else None
+    try:
+        if fd is not None:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                alone = True
+            except OSError:  # other runs hold it (BlockingIOError): nothing is removed under them
+                alone = False
+            if alone:
+                prune(cache_dir, version)  # type: ignore[arg-type]
+            fcntl.flock(fd, fcntl.LOCK_SH)  # made shared; or waits while another run prunes (a second or two)
+        yield
+    finally:
+        if fd is not None:
+            os.close(fd)
+
+
+def _lock_file(cache_dir: Path) -> int | None:
+    with contextlib.suppress(OSError):
+        cache_dir.mkdir(parents=True, exist_ok=True)
+    for flags in (os.O_RDWR | os.O_CREAT, os.O_RDONLY):
+        with contextlib.suppress(OSError):
+            return os.open(cache_dir / LOCK, flags, 0o644)
+    return None
+
+
+def prune(cache_dir: Path, version: str) -> tuple[int, int]:
     """Remove the entries of any other version of the pipeline (or of none: made before
     entries were stamped), then every pack no entry left points to: at once when only the
-    removed ones did, else once it is STRAY_PACK_AGE old (a run of this version writes a
-    pack a moment before the entries that point into it). How many entries and packs
-    went; a file that cannot be removed is left for the next run."""
-    with connection:
-        gone = {pack for (pack,) in connection.execute(
-            "SELECT DISTINCT pack FROM results WHERE version IS NOT ? AND pack IS NOT NULL", (version,))}
-        removed = connection.execute("DELETE FROM results WHERE rowid IN (SELECT rowid FROM results WHERE version IS NOT ?)", (version,)).rowcount
-    kept = {pack for (pack,) in connection.execute("SELECT DISTINCT pack FROM results WHERE pack IS NOT NULL")}
+    removed ones did, else once it is STRAY_PACK_AGE old (left by a stopped run, or by one
+    of a version from before the lock: such a run writes a pack a moment before the
+    entries that point into it). Call it holding the lock alone (in_use). How many entries
+    and packs went; an index that cannot be written now (read-only, busy, damaged) is left
+    as it is, and so is a file that cannot be removed."""
+    removed, gone, kept = 0, set(), set()
+    if (cache_dir / INDEX).exists():
+        try:
+            with contextlib.closing(sqlite3.connect(cache_dir / INDEX, timeout=10)) as connection:
+                _schema(connection)
+                if connection.execute("SELECT 1 FROM results WHERE version IS NOT ? LIMIT 1", (version,)).fetchone():
+                    with connection:
+                        gone = {pack for (pack,) in connection.execute(
+                            "SELECT DISTINCT pack FROM results WHERE version IS NOT ? AND pack IS NOT NULL", (version,))}
+                        removed = connection.execute("DELETE FROM results WHERE rowid IN (SELECT rowid FROM results WHERE version IS NOT ?)",
+                                                     (version,)).rowcount
+                kept = {pack for (pack,) in connection.execute("SELECT DISTINCT pack FROM results WHERE pack IS NOT NULL")}
+        except sqlite3.Error:
+            return 0, 0
     files: dict[str, list[Path]] = {}
-    with contextlib.suppress(OSError):
+    try:
         for path in (cache_dir / PACKS).iterdir():
             files.setdefault("-".join(path.name.split(".")[0].split("-")[:2]), []).append(path)  # batch-<hex>[-table]
+    except OSError:
+        return removed, 0
     now, packs = time.time(), 0
     for pack, paths in files.items():
         if pack in kept or not pack.startswith("batch-"):

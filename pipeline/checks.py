@@ -80,8 +80,9 @@ def in_key_order(table: pa.Table, key: list[str]) -> bool:
 def _sorted_repeats(table: pa.Table, key: list[str]) -> list[int] | None:
     """_repeats of the key, when the rows are in key order with no null in it (a build's
     parts are, by validation.to_tables): each row whose key equals the row's before, no
-    hashing needed. None when they are not: _repeats then."""
-    if not in_key_order(table, key):
+    hashing needed. None when they are not, or a key has a null (even in one row: the
+    checks say so there): _repeats then."""
+    if any(table[k].null_count for k in key) or not in_key_order(table, key):
         return None
     if table.num_rows < 2:
         return []

@@ -1,4 +1,4 @@
-"""normalize's quick path for a whole batch of reports at once, column by column.
+"""The quick reading of rows (row_values.quick) for a whole batch of reports at once, column by column.
 
 `row_values.quick` vouches for one row at a time in Python (~50 µs a row). Here the
 rows of many reports become Arrow columns: screens (blank, hidden or unusual

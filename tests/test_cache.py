@@ -1,6 +1,6 @@
 """The cache keeps one version of the pipeline's results: what another version left, which
-no key can ask for again, goes when the index is opened, and so do the packs only it
-pointed into (cache.prune)."""
+no key can ask for again, goes when a run finds no other using the cache, and so do
+the packs only it pointed into (cache.in_use, cache.prune)."""
 
 from __future__ import annotations
 
@@ -66,8 +66,8 @@ def test_an_update_of_the_pipeline_leaves_one_versions_results(archive: Path, tm
 
 
 def test_a_pack_no_entry_points_to_goes_once_it_is_a_day_old(archive: Path, tmp_path: Path, config: Config) -> None:
-    """A run of this version writes a pack a moment before its entries: a young stray pack
-    may be one being written, so only an old one is taken for what a stopped run left."""
+    """A pack no entry points to, with no other version's entry that did, was left by a
+    stopped run, or is being written by a run from before the lock: only an old one goes."""
     cache = tmp_path / "cache"
     check([archive], config, Options(cache_dir=cache))
     used = packs(cache)
@@ -77,25 +77,39 @@ def test_a_pack_no_entry_points_to_goes_once_it_is_a_day_old(archive: Path, tmp_
             (folder / f"{stray}-{table}.arrow").write_bytes(b"records")
     (folder / "batch-old.sha256.tmp").write_bytes(b"{}")
     a_week_ago = time.time() - 7 * 24 * 3600
-    for path in [*folder.glob("batch-old*"), *(folder / f"{pack}.sha256" for pack in used)]:  # the packs in use are old too
+    for path in [*folder.glob("batch-old*"), *(p for pack in used for p in folder.glob(f"{pack}*"))]:  # the packs in use are old too
         os.utime(path, (a_week_ago, a_week_ago))
-    index = cache_store.open_index(cache, process.code_version())
-    assert index.connection is not None and not index.empty
-    index.close()
+    with cache_store.in_use(cache, process.code_version()):
+        pass
     left = {path.name for path in folder.iterdir()}
     assert {"batch-young-reports.arrow", "batch-young-incidents.arrow"} <= left
     assert not any(name.startswith("batch-old") for name in left)
-    assert packs(cache) == used
+    assert packs(cache) == used and all(any(name.startswith(pack) for name in left) for pack in used)
+
+
+def test_nothing_is_removed_while_another_run_uses_the_cache(archive: Path, tmp_path: Path, config: Config) -> None:
+    """A run of another version (an update installed while a build runs) waits its turn:
+    what the running build looks up and reads stays until no run holds the cache."""
+    cache = tmp_path / "cache"
+    check([archive], config, Options(cache_dir=cache))
+    before, mine = entries(cache), packs(cache)
+    with cache_store.in_use(cache, process.code_version()):  # the running build
+        with cache_store.in_use(cache, "another version"):
+            assert entries(cache) == before and packs(cache) == mine
+    with cache_store.in_use(cache, "another version"):  # alone now
+        assert entries(cache) == [] and packs(cache) == set()
 
 
 def test_an_index_from_before_the_stamps_is_brought_up_to_date(tmp_path: Path) -> None:
     """Its entries have no version: none is this one's, so they go."""
     (tmp_path / cache_store.PACKS).mkdir()
     with contextlib.closing(sqlite3.connect(tmp_path / cache_store.INDEX)) as old, old:
+        old.execute("PRAGMA journal_mode=WAL")
         old.execute("CREATE TABLE results (key TEXT PRIMARY KEY, payload BLOB NOT NULL)")
         old.execute("INSERT INTO results VALUES ('k', x'00')")
-    index = cache_store.open_index(tmp_path, "this version")
-    assert index.connection is not None and index.empty  # a first build of this version looks nothing up
-    index.put([("new", b"result", "batch-1")])
-    index.close()
+    with cache_store.in_use(tmp_path, "this version"):
+        index = cache_store.open_index(tmp_path, "this version")
+        assert index.connection is not None and index.empty  # a first build of this version looks nothing up
+        index.put([("new", b"result", "batch-1")])
+        index.close()
     assert entries(tmp_path) == [("new", "this version", "batch-1")]

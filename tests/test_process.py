@@ -347,12 +347,12 @@ def test_an_index_that_fails_during_a_run_turns_the_cache_off(tmp_path: Path, er
     turns it off and is left alone."""
     import sqlite3
 
-    index = cache_store.open_index(tmp_path)
+    index = cache_store.open_index(tmp_path, "v")
     assert index.connection is not None and index.path.exists() and index.empty  # a first build looks nothing up
     index.connection.execute("INSERT INTO results (key, payload) VALUES ('k', x'00')")
     index.connection.commit()
     index.connection.close()
-    index = cache_store.open_index(tmp_path)
+    index = cache_store.open_index(tmp_path, "v")
     assert index.connection is not None and not index.empty  # an index with entries is read: below, it fails
     index.connection.close()
 

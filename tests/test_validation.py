@@ -4,6 +4,8 @@ repeated key is the row's before (checks._sorted_repeats), found without hashing
 
 from __future__ import annotations
 
+from unittest.mock import patch
+
 import pyarrow as pa
 import pyarrow.compute as pc
 from hypothesis import given, settings
@@ -45,6 +47,24 @@ def test_repeats_of_rows_in_key_order_are_those_hashing_finds(rows: list[tuple[s
             continue
         joined = pc.binary_join_element_wise(*(pc.cast(rows_of[k], pa.string()) for k in key), "\x1f")
         assert found == checks._repeats(joined)
+
+
+IDS = st.sampled_from([None, "282090-202404-001", "282090-202404-002", "bad"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(IDS, st.one_of(st.none(), st.integers(0, 3)), st.sampled_from(["", "x"])), max_size=6), st.booleans())
+def test_check_table_finds_what_it_found_by_hashing_alone(rows: list[tuple[str | None, int | None, str]], in_order: bool) -> None:
+    """The measures schema (a two-field primary key, required, pattern, minimum): whether
+    repeats are found between neighbours or by hashing, the same violations in the same order."""
+    schema = load_schemas()["measures"]
+    table = pa.table({"incident_id": pa.array([r[0] for r in rows], pa.string()), "measure_no": pa.array([r[1] for r in rows], pa.int64()),
+                      "measure": pa.array([r[2] for r in rows], pa.string())})
+    if in_order:
+        table = table.take(pc.sort_indices(table, sort_keys=[(k, "ascending") for k in schema.primary_key]))
+    found = checks.check_table(table, schema, {})
+    with patch.object(checks, "_sorted_repeats", lambda table, key: None):
+        assert found == checks.check_table(table, schema, {})
 
 
 def test_a_null_in_the_key_leaves_it_to_the_sort() -> None:
