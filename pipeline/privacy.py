@@ -105,6 +105,7 @@ _STREET = re.compile(
     rf"|(?<![0-9第]){_NUMERAL}番{_NUMERAL}号"
     rf"|(?<=[町村字]) ?[0-9]{{1,4}}-[0-9]{{1,4}}(?:-[0-9]{{1,4}})?(?![0-9])(?!-[0-9])"
 )
+_STREET_MARKS = ("番", "丁目", "町", "村", "字")  # each of _STREET's forms has one: 番地, 番…号, 丁目, 町1-2-3
 _NAME = re.compile(rf"((?:(?![様氏]){_NAME_CHAR}){{1,8}})(様|さま|さん|氏)")
 
 
@@ -221,11 +222,10 @@ def _scan(text: str, office: frozenset[str]) -> list[Finding]:
     found: list[tuple[str, int, int]] = []
     if "@" in view:
         found += [("email", m.start(), m.end()) for m in _EMAIL.finditer(view)]
-    digit_view = fold_number(text)
-    has_digit = _ANY_DIGIT.search(digit_view) is not None
-    if has_digit:
+    digit_view = fold_number(view, folded=True)
+    if _ANY_DIGIT.search(digit_view) is not None:
         found += _numbers(digit_view, office)
-    if has_digit or "番" in view:  # kanji-numeral addresses all have 番 (番地, 番…号)
+    if any(mark in digit_view for mark in _STREET_MARKS):
         found += [("street-address", m.start() + (m.group()[:1] == " "), m.end()) for m in _STREET.finditer(digit_view)]
     if "様" in view or "さ" in view or "氏" in view:
         found += _names(view)

@@ -36,9 +36,10 @@ def fold_width(text: str) -> str:
 _NUMBER = str.maketrans({"ー": "-", "ｰ": "-", "\u00a0": " ", "\u2009": " ", "\u202f": " ", "\t": " "})
 
 
-def fold_number(text: str) -> str:
-    """fold_width, plus the dash and space stand-ins clerks type inside numbers."""
-    return text.translate(_FOLD).translate(_NUMBER)
+def fold_number(text: str, folded: bool = False) -> str:
+    """fold_width, plus the dash and space stand-ins clerks type inside numbers; `folded`:
+    the text is fold_width's already."""
+    return (text if folded else text.translate(_FOLD)).translate(_NUMBER)
 
 
 def folds_into(chars: str) -> set[str]:
