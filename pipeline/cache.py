@@ -156,7 +156,8 @@ def in_use(cache_dir: Path | None, version: str) -> Iterator[None]:
                 alone = False
             if alone:
                 prune(cache_dir, version)  # type: ignore[arg-type]
-            fcntl.flock(fd, fcntl.LOCK_SH)  # made shared; or waits while another run prunes (a second or two)
+            with contextlib.suppress(OSError):  # where locks are not to be had (some network disks): held by none
+                fcntl.flock(fd, fcntl.LOCK_SH)  # made shared; or waits while another run prunes (a second or two)
         yield
     finally:
         if fd is not None:

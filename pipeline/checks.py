@@ -109,6 +109,12 @@ _JA = {
 def check_table(table: pa.Table, schema: TableSchema, tables: dict[str, pa.Table]) -> list[Violation]:
     """Every constraint of `schema` on `table`; `tables` resolves foreign keys."""
     found: list[Violation] = []
+    sorted_repeats: dict[tuple[str, ...], list[int] | None] = {}  # a unique field is often the whole key as well
+
+    def repeats_of(key: list[str]) -> list[int] | None:
+        if tuple(key) not in sorted_repeats:
+            sorted_repeats[tuple(key)] = _sorted_repeats(table, key)
+        return sorted_repeats[tuple(key)]
 
     def add(indices: list[int], name: str, check: str, reason: str, value_of: str | None = None, ja: str = "") -> None:
         column = value_of or name
@@ -140,11 +146,11 @@ def check_table(table: pa.Table, schema: TableSchema, tables: dict[str, pa.Table
                 add(_indices(compare(column, limit)), name, bound, f"is {word} the {bound} {constraints[bound]}",
                     ja=f"{'最小値' if bound == 'minimum' else '最大値'} {constraints[bound]} の範囲外です")
         if constraints.get("unique"):
-            repeats = _sorted_repeats(table, [name])
+            repeats = repeats_of([name])
             add(_repeats(column) if repeats is None else repeats, name, "unique", "is not unique: an earlier row has the same value")
 
     key = schema.primary_key
-    repeats = _sorted_repeats(table, key) if key else None
+    repeats = repeats_of(key) if key else None
     if repeats is not None:
         add(repeats, ",".join(key), "primary-key", f"the primary key ({', '.join(key)}) repeats an earlier row", key[0])
     elif key:

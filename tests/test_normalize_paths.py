@@ -1,9 +1,9 @@
 """Three ways to read a row must agree. Most rows are vouched for by columnar.vouch (a
 batch at a time, in Arrow; a report whose rows all are goes straight to its records),
 else by the quick path (row_values.quick, a row at a time); a row with anything to report
-is read again cell by cell (the careful path, row_values.careful). The records made for a whole batch in Arrow
-(arrow_records.batch_tables, what the workers send) are those of the careful path,
-typed and with their sources, report by report. Checked on every
+is read again cell by cell (the careful path, row_values.careful). The records made for
+a whole batch in Arrow (arrow_records.batch_tables, what the workers send) are those of
+the careful path, typed and with their sources, report by report. Checked on every
 fixture, on synthetic reports, on the seed with text inserted anywhere, and on seed rows
 with a cell replaced by text made of the characters the screens watch for."""
 
