@@ -24,6 +24,7 @@ import io
 import json
 import os
 import pickle
+import re
 import sqlite3
 import time
 import uuid
@@ -178,9 +179,10 @@ def prune(cache_dir: Path, version: str) -> tuple[int, int]:
     entries were stamped), then every pack no entry left points to: at once when only the
     removed ones did, else once it is STRAY_PACK_AGE old (left by a stopped run, or by one
     of a version from before the lock: such a run writes a pack a moment before the
-    entries that point into it). Call it holding the lock alone (in_use). How many entries
-    and packs went; an index that cannot be written now (read-only, busy, damaged) is left
-    as it is, and so is a file that cannot be removed."""
+    entries that point into it); and the files of the layout before the index. Call it
+    holding the lock alone (in_use). How many entries and packs went; an index that
+    cannot be written now (read-only, busy, damaged) is left as it is, and so is a file
+    that cannot be removed."""
     removed, gone, kept = 0, set(), set()
     if (cache_dir / INDEX).exists():
         try:
@@ -195,6 +197,7 @@ def prune(cache_dir: Path, version: str) -> tuple[int, int]:
                 kept = {pack for (pack,) in connection.execute("SELECT DISTINCT pack FROM results WHERE pack IS NOT NULL")}
         except sqlite3.Error:
             return 0, 0
+    _remove_old_layout(cache_dir)
     files: dict[str, list[Path]] = {}
     try:
         for path in (cache_dir / PACKS).iterdir():
@@ -211,6 +214,22 @@ def prune(cache_dir: Path, version: str) -> tuple[int, int]:
                     path.unlink(missing_ok=True)
                 packs += 1
     return removed, packs
+
+
+# a result as a file of its own, as versions before the index kept them (and its temporary)
+_OLD_LAYOUT = re.compile(r"[0-9a-f]{64}\.pickle|\.[0-9a-f]{64}\.[0-9]+\.tmp")
+
+
+def _remove_old_layout(cache_dir: Path) -> None:
+    """The files of the layout before the index, once STRAY_PACK_AGE old (such a version,
+    which takes no lock, may still be running): no version reads them now."""
+    now = time.time()
+    with contextlib.suppress(OSError):
+        for entry in os.scandir(cache_dir):
+            if _OLD_LAYOUT.fullmatch(entry.name) and entry.is_file(follow_symlinks=False):
+                with contextlib.suppress(OSError):
+                    if now - entry.stat(follow_symlinks=False).st_mtime > STRAY_PACK_AGE:
+                        os.unlink(entry.path)
 
 
 def _wal(connection: sqlite3.Connection) -> None:

@@ -113,3 +113,21 @@ def test_an_index_from_before_the_stamps_is_brought_up_to_date(tmp_path: Path) -
         index.put([("new", b"result", "batch-1")])
         index.close()
     assert entries(tmp_path) == [("new", "this version", "batch-1")]
+
+
+def test_the_layout_before_the_index_goes_once_a_day_old(tmp_path: Path) -> None:
+    """Versions before the index kept each result as <key>.pickle in the cache folder."""
+    key, other = "ab" * 32, "cd" * 32
+    old = [tmp_path / f"{key}.pickle", tmp_path / f".{key}.123.tmp"]
+    young = [tmp_path / f"{other}.pickle"]
+    left_alone = [tmp_path / "notes.pickle", tmp_path / "keep" / f"{key}.pickle"]
+    (tmp_path / "keep").mkdir()
+    for path in old + young + left_alone:
+        path.write_bytes(b"result")
+    a_week_ago = time.time() - 7 * 24 * 3600
+    for path in old + left_alone:
+        os.utime(path, (a_week_ago, a_week_ago))
+    with cache_store.in_use(tmp_path, "this version"):
+        pass
+    assert not any(path.exists() for path in old)
+    assert all(path.exists() for path in young + left_alone)
