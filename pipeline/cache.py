@@ -224,8 +224,8 @@ def _remove_old_layout(cache_dir: Path) -> None:
     """The files of the layout before the index, once STRAY_PACK_AGE old (such a version,
     which takes no lock, may still be running): no version reads them now."""
     now = time.time()
-    with contextlib.suppress(OSError):
-        for entry in os.scandir(cache_dir):
+    with contextlib.suppress(OSError), os.scandir(cache_dir) as entries:
+        for entry in entries:
             if _OLD_LAYOUT.fullmatch(entry.name) and entry.is_file(follow_symlinks=False):
                 with contextlib.suppress(OSError):
                     if now - entry.stat(follow_symlinks=False).st_mtime > STRAY_PACK_AGE:
