@@ -274,6 +274,7 @@ def measure(size: int, work: Path, skip_frictionless: bool, workers: int, increm
 def _frictionless(result: dict[str, Any], folder: Path, out: Path, skip: bool) -> dict[str, Any]:
     """`frictionless validate` of the incidents CSV just published, timed the same way."""
     if not skip:
+        _read_through(out / "data" / "incidents.csv")
         frictionless = str(Path(sys.executable).with_name("frictionless"))
         report = folder / "frictionless.json"
         fcmd = [frictionless, "validate", str(out / "datapackage.json"), "--resource-name", "incidents", "--json"]
@@ -283,6 +284,15 @@ def _frictionless(result: dict[str, Any], folder: Path, out: Path, skip: bool) -
                                   "errors": [e.get("message") for e in verdict.get("errors", [])][:5]
                                   + [e.get("message") for t in verdict.get("tasks", []) for e in t.get("errors", [])][:5]}
     return result
+
+
+def _read_through(path: Path) -> None:
+    """The file read once, untimed: the build writes its data files past the page cache
+    (pipeline/disk_file.py), and frictionless is to be timed reading the CSV from memory,
+    as it was before, not from the disk."""
+    with path.open("rb") as handle:
+        while handle.read(1 << 24):
+            pass
 
 
 def machine() -> dict[str, str]:

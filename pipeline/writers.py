@@ -37,6 +37,8 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from .disk_file import DiskFile
+
 FORMATS = ("csv", "parquet", "json")
 MEDIA_TYPES = {"csv": "text/csv", "parquet": "application/vnd.apache.parquet", "json": "application/json"}
 BOM = b"\xef\xbb\xbf"
@@ -68,12 +70,13 @@ def sha256_of(path: Path) -> str:
 class HashingFile:
     """A binary file open for writing that hashes and counts every byte on its way to disk,
     so that the finished file need not be read again. Arrow's CSV and Parquet writers
-    accept it as a Python file object (they call write, flush and look at closed)."""
+    accept it as a Python file object (they call write, flush and look at closed). The
+    bytes go past the page cache where the system allows it (disk_file.py)."""
 
     mode = "wb"
 
     def __init__(self, path: Path) -> None:
-        self._handle = path.open("wb")
+        self._handle = DiskFile(path)
         self._digest = hashlib.sha256()
         self._discarding = False
         self.size = 0
@@ -104,7 +107,7 @@ class HashingFile:
         """Stop writing and close: after a failure, what a writer still sends on its way
         out (a Parquet footer) must not make the broken file look finished."""
         self._discarding = True
-        self._handle.close()
+        self._handle.discard()
 
     def hexdigest(self) -> str:
         return self._digest.hexdigest()

@@ -1,0 +1,155 @@
+"""A data file written past the page cache: the same bytes whatever the writes and the file system.
+
+The blocks are made small here (two pages) so that a few kilobytes cross many of them.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pipeline import disk_file
+from pipeline.disk_file import DiskFile
+
+SMALL_BLOCK = 2 * 4096
+
+
+def _takes_direct(folder: Path) -> bool:
+    """Whether files in `folder` can be opened with O_DIRECT here (not on tmpfs, say)."""
+    if not getattr(os, "O_DIRECT", 0):
+        return False
+    probe = folder / ".direct-probe"
+    try:
+        os.close(os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_DIRECT, 0o600))
+    except OSError:
+        return False
+    finally:
+        probe.unlink(missing_ok=True)
+    return True
+
+
+class _Os:
+    """disk_file's view of the os module, with a write of the test's own (os itself is left alone)."""
+
+    def __init__(self, write: Callable[[int, memoryview], int]) -> None:
+        self.write = write
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(os, name)
+
+
+def _write(path: Path, pieces: list[bytes]) -> DiskFile:
+    handle = DiskFile(path)
+    for piece in pieces:
+        assert handle.write(piece) == len(piece)
+    handle.close()
+    return handle
+
+
+@pytest.fixture(autouse=True)
+def small_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(disk_file, "BLOCK", SMALL_BLOCK)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.binary(max_size=3 * SMALL_BLOCK + 7), max_size=8))
+def test_any_writes_make_the_file_of_their_bytes(pieces: list[bytes]) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "data.csv"
+        handle = _write(path, pieces)
+        assert handle.closed
+        assert path.read_bytes() == b"".join(pieces)
+
+
+def test_whole_blocks_go_direct_where_the_file_system_takes_it(tmp_path: Path) -> None:
+    if not _takes_direct(tmp_path):
+        pytest.skip("this file system does not open files with O_DIRECT")
+    handle = DiskFile(tmp_path / "data.json")
+    handle.write(b"x" * (SMALL_BLOCK + 10))
+    assert handle.direct
+    assert (tmp_path / "data.json").stat().st_size == SMALL_BLOCK  # a whole block is on disk, the rest waits
+    handle.close()
+    assert (tmp_path / "data.json").read_bytes() == b"x" * (SMALL_BLOCK + 10)
+
+
+def test_a_file_system_refusing_o_direct_gets_the_usual_writes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """As tmpfs did before Linux 6.6: open with O_DIRECT fails with EINVAL."""
+
+    def refusing_open(path: Path, flags: int, mode: int = 0o777) -> int:
+        if flags & getattr(os, "O_DIRECT", 0):
+            raise OSError(errno.EINVAL, "Invalid argument", str(path))
+        return os.open(path, flags, mode)
+
+    fake = _Os(os.write)
+    fake.open = refusing_open  # type: ignore[attr-defined]
+    monkeypatch.setattr(disk_file, "os", fake)
+    data = os.urandom(3 * SMALL_BLOCK + 5)
+    handle = DiskFile(tmp_path / "data.csv")
+    handle.write(data)
+    assert not handle.direct
+    handle.close()
+    assert (tmp_path / "data.csv").read_bytes() == data
+
+
+@pytest.mark.parametrize("refusal", ["EINVAL", "short"])
+def test_a_direct_write_refused_or_cut_short_goes_on_the_usual_way(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                   refusal: str) -> None:
+    if not _takes_direct(tmp_path):
+        pytest.skip("this file system does not open files with O_DIRECT")
+    real_write = os.write
+    calls: list[bool] = []
+
+    def write(fd: int, data: memoryview) -> int:
+        direct = bool(disk_file.fcntl.fcntl(fd, disk_file.fcntl.F_GETFL) & os.O_DIRECT)
+        calls.append(direct)
+        if direct and len(calls) == 1:
+            if refusal == "EINVAL":
+                raise OSError(errno.EINVAL, "Invalid argument")
+            return real_write(fd, data[:4096])  # half a block
+        return real_write(fd, data)
+
+    monkeypatch.setattr(disk_file, "os", _Os(write))
+    data = os.urandom(4 * SMALL_BLOCK + 3)
+    handle = DiskFile(tmp_path / "data.csv")
+    handle.write(data)
+    assert not handle.direct
+    handle.close()
+    assert (tmp_path / "data.csv").read_bytes() == data
+    assert calls[0] and not any(calls[1:])
+
+
+def test_other_write_errors_are_raised(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def full(fd: int, data: memoryview) -> int:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    handle = DiskFile(tmp_path / "data.csv")
+    monkeypatch.setattr(disk_file, "os", _Os(full))
+    with pytest.raises(OSError) as raised:
+        handle.write(b"y" * SMALL_BLOCK)
+    assert raised.value.errno == errno.ENOSPC
+    handle.discard()
+    assert handle.closed
+
+
+def test_discard_leaves_what_was_waiting_unwritten(tmp_path: Path) -> None:
+    handle = DiskFile(tmp_path / "data.parquet")
+    handle.write(b"z" * (SMALL_BLOCK + 100))
+    handle.discard()
+    assert handle.closed
+    assert (tmp_path / "data.parquet").read_bytes() == b"z" * SMALL_BLOCK
+    with pytest.raises(ValueError):
+        handle.write(b"more")
+    handle.close()  # closing a closed file does nothing
+
+
+def test_an_open_that_fails_for_another_reason_raises_as_open_does(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError):
+        DiskFile(tmp_path / "no-such-folder" / "data.csv")
