@@ -18,6 +18,7 @@ from .readers import RawReport
 from .schema import TableSchema
 from .writers import MEDIA_TYPES, WrittenFile
 
+SOURCES_LISTED = 1_000  # reports named one by one in `sources`; a larger archive's are in its reports table
 FORMAT_TITLES = {"csv": "CSV (UTF-8 BOM, CRLF)", "parquet": "Parquet", "json": "JSON"}
 TABLE_TITLES = {"reports": "報告 Reports", "incidents": "事案 Incidents", "measures": "再発防止策 Prevention measures",
                 "figures": "数値 Figures"}
@@ -59,16 +60,33 @@ def resource(file: WrittenFile, schema: TableSchema) -> dict[str, Any]:
 
 def descriptor(metadata: dict[str, Any], files: list[WrittenFile], schemas: dict[str, TableSchema], reports: list[RawReport],
                rejected: dict[str, int] | None = None) -> dict[str, Any]:
-    """`rejected`: rows left out per source file (--keep-going), so a partial package says so."""
+    """`rejected`: rows left out per source file (--keep-going), so a partial package says so.
+    Each report is a source of its own up to SOURCES_LISTED; beyond, `sources` says how many
+    there are and where they are listed (sources_in_table), with those that lost rows."""
+    rejected = rejected or {}
     package = {k: v for k, v in metadata.items() if not k.startswith("x_pipeline")}
-    package["sources"] = []
-    for r in sorted(reports, key=lambda r: (r.period.start, r.file)):
+    listed = reports if len(reports) <= SOURCES_LISTED else [r for r in reports if rejected.get(r.file)]
+    package["sources"] = [] if listed is reports else [sources_in_table(reports)]
+    for r in sorted(listed, key=lambda r: (r.period.start, r.file)):
         source: dict[str, Any] = {"title": f"{r.title} ({r.file})", "x_file": r.file, "x_bytes": r.bytes, "x_hash": f"sha256:{r.sha256}"}
-        if (rejected or {}).get(r.file):
-            source["x_rows_rejected"] = rejected[r.file]  # type: ignore[index]
+        if rejected.get(r.file):
+            source["x_rows_rejected"] = rejected[r.file]
         package["sources"].append(source)
     package["resources"] = [resource(f, schemas[f.table]) for f in files]
     return package
+
+
+def sources_in_table(reports: list[RawReport]) -> dict[str, Any]:
+    """The one source standing for many reports: the `reports` table lists each (source_file,
+    source_sha256). 66,680 reports listed here made a 20 MB datapackage.json, which every
+    portal harvesting it and every tool opening it would have to read whole."""
+    return {
+        "title": f"報告 {len(reports):,} 件（各報告のファイル名と sha256 は reports 表の source_file と source_sha256）"
+                 f" / {len(reports):,} reports, each listed in the reports table (source_file, source_sha256)",
+        "path": "data/reports.csv",
+        "x_reports": len(reports),
+        "x_bytes": sum(r.bytes for r in reports),
+    }
 
 
 def write_descriptor(package: dict[str, Any], folder: Path) -> None:

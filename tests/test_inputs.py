@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 from collections.abc import Callable
@@ -10,6 +11,8 @@ from pathlib import Path
 import openpyxl
 import pytest
 from click.testing import Result
+
+from pipeline import package
 
 from .conftest import SEED
 
@@ -86,6 +89,22 @@ def test_two_quarters_build_into_one_package(run: Callable[..., Result], tmp_pat
     assert len(ids) == len(set(ids)) == 12
     descriptor = json.loads((out / "datapackage.json").read_text(encoding="utf-8"))
     assert [s["x_file"] for s in descriptor["sources"]] == ["jimu-shori-ayamari-2024q1.txt", "INVENTED-2024q2.txt"]
+
+
+def test_a_large_archive_names_its_reports_in_the_reports_table(run: Callable[..., Result], tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past SOURCES_LISTED reports, `sources` is one entry pointing to the reports table,
+    which names every report with its sha256."""
+    monkeypatch.setattr(package, "SOURCES_LISTED", 1)
+    inputs = tmp_path / "inputs"
+    inputs.mkdir()
+    files = [Path(shutil.copy(SEED, inputs)), Path(shutil.copy(INVENTED / "INVENTED-2024q2.txt", inputs))]
+    out = built(run, tmp_path / "out", inputs)
+    (source,) = json.loads((out / "datapackage.json").read_text(encoding="utf-8"))["sources"]
+    assert (source["x_reports"], source["x_bytes"], source["path"]) == (2, sum(f.stat().st_size for f in files), "data/reports.csv")
+    assert (out / source["path"]).is_file()
+    named = {(r["source_file"], r["source_sha256"]) for r in table(out, "reports")}
+    assert named == {(f.name, hashlib.sha256(f.read_bytes()).hexdigest()) for f in files}
 
 
 def test_a_correction_replaces_its_period(run: Callable[..., Result], tmp_path: Path) -> None:

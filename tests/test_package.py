@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
@@ -10,9 +11,11 @@ import pyarrow.parquet as pq
 import pytest
 from frictionless import Package
 
+from pipeline import package as descriptors
 from pipeline.build import build
 from pipeline.config import Config
 from pipeline.schema import load_schemas
+from pipeline.readers import read_report
 from pipeline.verify import verify_package
 
 from .conftest import ROOT, SEED, tree_digest
@@ -133,3 +136,17 @@ def test_json_writer_gives_the_bytes_json_dumps_gives(rows: list[tuple]) -> None
         path = Path(folder) / "t.json"
         write_json(table, path, batch_rows=7)
         assert path.read_bytes() == reference_json(table)
+
+
+def test_past_sources_listed_the_reports_are_one_source_and_those_that_lost_rows_stay_named(
+        config: Config, monkeypatch: pytest.MonkeyPatch) -> None:
+    seed = read_report(SEED, config.profile)
+    reports = [replace(seed, file=f"r{i}.txt", bytes=100 + i) for i in (2, 0, 1)]
+    monkeypatch.setattr(descriptors, "SOURCES_LISTED", 2)
+    sources = descriptors.descriptor({}, [], {}, reports, {"r1.txt": 4})["sources"]
+    assert [(s.get("x_reports"), s.get("x_bytes"), s.get("x_file"), s.get("x_rows_rejected")) for s in sources] == [
+        (3, 303, None, None), (None, 101, "r1.txt", 4)]
+    assert "3 reports" in sources[0]["title"] and "報告 3 件" in sources[0]["title"]
+    monkeypatch.setattr(descriptors, "SOURCES_LISTED", 3)
+    sources = descriptors.descriptor({}, [], {}, reports, {"r1.txt": 4})["sources"]
+    assert [(s["x_file"], s.get("x_rows_rejected")) for s in sources] == [("r0.txt", None), ("r1.txt", 4), ("r2.txt", None)]
