@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
@@ -15,6 +17,31 @@ from pipeline.config import Config, load_config
 ROOT = Path(__file__).resolve().parent.parent
 SEED = ROOT / "data" / "raw" / "jimu-shori-ayamari-2024q1.txt"
 SHARED = ROOT.parent / "shared"
+
+
+def takes_o_direct(folder: Path) -> bool:
+    """Whether files in `folder` can be opened with O_DIRECT here (not on tmpfs, say)."""
+    if not getattr(os, "O_DIRECT", 0):
+        return False
+    probe = folder / ".direct-probe"
+    try:
+        os.close(os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_DIRECT, 0o600))
+    except OSError:
+        return False
+    finally:
+        probe.unlink(missing_ok=True)
+    return True
+
+
+class OsWithWrite:
+    """The os module as pipeline.disk_file sees it, with a write of the test's own (os
+    itself is left alone): monkeypatch.setattr(disk_file, "os", OsWithWrite(write))."""
+
+    def __init__(self, write: Callable[[int, memoryview], int]) -> None:
+        self.write = write
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(os, name)
 
 
 @pytest.fixture(scope="session")

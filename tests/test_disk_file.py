@@ -8,7 +8,6 @@ from __future__ import annotations
 import errno
 import os
 import tempfile
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,31 +18,9 @@ from hypothesis import strategies as st
 from pipeline import disk_file
 from pipeline.disk_file import DiskFile
 
+from .conftest import OsWithWrite, takes_o_direct
+
 SMALL_BLOCK = 2 * 4096
-
-
-def _takes_direct(folder: Path) -> bool:
-    """Whether files in `folder` can be opened with O_DIRECT here (not on tmpfs, say)."""
-    if not getattr(os, "O_DIRECT", 0):
-        return False
-    probe = folder / ".direct-probe"
-    try:
-        os.close(os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_DIRECT, 0o600))
-    except OSError:
-        return False
-    finally:
-        probe.unlink(missing_ok=True)
-    return True
-
-
-class _Os:
-    """disk_file's view of the os module, with a write of the test's own (os itself is left alone)."""
-
-    def __init__(self, write: Callable[[int, memoryview], int]) -> None:
-        self.write = write
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(os, name)
 
 
 def _write(path: Path, pieces: list[bytes]) -> DiskFile:
@@ -70,7 +47,7 @@ def test_any_writes_make_the_file_of_their_bytes(pieces: list[bytes]) -> None:
 
 
 def test_whole_blocks_go_direct_where_the_file_system_takes_it(tmp_path: Path) -> None:
-    if not _takes_direct(tmp_path):
+    if not takes_o_direct(tmp_path):
         pytest.skip("this file system does not open files with O_DIRECT")
     handle = DiskFile(tmp_path / "data.json")
     handle.write(b"x" * (SMALL_BLOCK + 10))
@@ -88,7 +65,7 @@ def test_a_file_system_refusing_o_direct_gets_the_usual_writes(tmp_path: Path, m
             raise OSError(errno.EINVAL, "Invalid argument", str(path))
         return os.open(path, flags, mode)
 
-    fake = _Os(os.write)
+    fake = OsWithWrite(os.write)
     fake.open = refusing_open  # type: ignore[attr-defined]
     monkeypatch.setattr(disk_file, "os", fake)
     data = os.urandom(3 * SMALL_BLOCK + 5)
@@ -102,7 +79,7 @@ def test_a_file_system_refusing_o_direct_gets_the_usual_writes(tmp_path: Path, m
 @pytest.mark.parametrize("refusal", ["EINVAL", "short"])
 def test_a_direct_write_refused_or_cut_short_goes_on_the_usual_way(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                                    refusal: str) -> None:
-    if not _takes_direct(tmp_path):
+    if not takes_o_direct(tmp_path):
         pytest.skip("this file system does not open files with O_DIRECT")
     real_write = os.write
     calls: list[bool] = []
@@ -116,7 +93,7 @@ def test_a_direct_write_refused_or_cut_short_goes_on_the_usual_way(tmp_path: Pat
             return real_write(fd, data[:4096])  # half a block
         return real_write(fd, data)
 
-    monkeypatch.setattr(disk_file, "os", _Os(write))
+    monkeypatch.setattr(disk_file, "os", OsWithWrite(write))
     data = os.urandom(4 * SMALL_BLOCK + 3)
     handle = DiskFile(tmp_path / "data.csv")
     handle.write(data)
@@ -131,7 +108,7 @@ def test_other_write_errors_are_raised(tmp_path: Path, monkeypatch: pytest.Monke
         raise OSError(errno.ENOSPC, "No space left on device")
 
     handle = DiskFile(tmp_path / "data.csv")
-    monkeypatch.setattr(disk_file, "os", _Os(full))
+    monkeypatch.setattr(disk_file, "os", OsWithWrite(full))
     with pytest.raises(OSError) as raised:
         handle.write(b"y" * SMALL_BLOCK)
     assert raised.value.errno == errno.ENOSPC
@@ -153,3 +130,84 @@ def test_discard_leaves_what_was_waiting_unwritten(tmp_path: Path) -> None:
 def test_an_open_that_fails_for_another_reason_raises_as_open_does(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError):
         DiskFile(tmp_path / "no-such-folder" / "data.csv")
+
+
+def test_after_a_failed_write_the_file_takes_nothing_more(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The first block fails half-way: nothing of it may be written twice, by a retry or by close."""
+    real_write = os.write
+    failures = iter([True])
+
+    def failing_once(fd: int, data: memoryview) -> int:
+        if next(failures, False):
+            real_write(fd, data[: len(data) // 2])
+            raise OSError(errno.EIO, "Input/output error")
+        return real_write(fd, data)
+
+    monkeypatch.setattr(disk_file, "os", OsWithWrite(failing_once))
+    handle = DiskFile(tmp_path / "data.csv")
+    with pytest.raises(OSError):
+        handle.write(b"a" * SMALL_BLOCK)
+    with pytest.raises(OSError, match="earlier write"):
+        handle.write(b"b")
+    with pytest.raises(OSError, match="earlier write"):
+        handle.close()
+    assert handle.closed
+    assert (tmp_path / "data.csv").read_bytes() == b"a" * (SMALL_BLOCK // 2)
+    handle.close()  # closed now: nothing more to say
+
+
+def test_a_write_the_disk_takes_none_of_is_an_error_not_a_loop(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(disk_file, "os", OsWithWrite(lambda fd, data: 0))
+    handle = DiskFile(tmp_path / "data.csv")
+    with pytest.raises(OSError, match="none of the bytes"):
+        handle.write(b"c" * SMALL_BLOCK)
+    handle.discard()
+    assert handle.closed
+
+
+def test_a_file_that_cannot_stop_being_direct_raises_rather_than_retrying(tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """EINVAL on a direct write, and F_SETFL leaves O_DIRECT set: one error, not an endless retry."""
+    if not takes_o_direct(tmp_path):
+        pytest.skip("this file system does not open files with O_DIRECT")
+
+    real_fcntl = disk_file.fcntl
+
+    class StuckFcntl:
+        F_GETFL, F_SETFL = real_fcntl.F_GETFL, real_fcntl.F_SETFL
+
+        @staticmethod
+        def fcntl(fd: int, command: int, argument: int = 0) -> int:
+            return real_fcntl.fcntl(fd, command) if command == real_fcntl.F_GETFL else 0
+
+    def refusing(fd: int, data: memoryview) -> int:
+        raise OSError(errno.EINVAL, "Invalid argument")
+
+    handle = DiskFile(tmp_path / "data.csv")
+    monkeypatch.setattr(disk_file, "fcntl", StuckFcntl)
+    monkeypatch.setattr(disk_file, "os", OsWithWrite(refusing))
+    with pytest.raises(OSError) as raised:
+        handle.write(b"d" * SMALL_BLOCK)
+    assert raised.value.errno == errno.EINVAL
+    assert handle.direct
+    handle.discard()
+
+
+def _open_descriptors() -> set[str]:
+    return set(os.listdir("/proc/self/fd")) if os.path.isdir("/proc/self/fd") else set()
+
+
+def test_when_the_buffer_cannot_be_made_no_file_is_opened(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    class NoMemory:
+        MAP_PRIVATE = disk_file.mmap.MAP_PRIVATE
+
+        @staticmethod
+        def mmap(*args: Any, **kwargs: Any) -> Any:
+            raise MemoryError("no room for the buffer")
+
+    monkeypatch.setattr(disk_file, "mmap", NoMemory)
+    before = _open_descriptors()
+    with pytest.raises(MemoryError):
+        DiskFile(tmp_path / "data.csv")
+    assert not (tmp_path / "data.csv").exists()
+    assert _open_descriptors() == before
