@@ -6,6 +6,7 @@ The references are built here without PackageWriter: the committed outputs/data 
 
 from __future__ import annotations
 
+import ctypes
 import datetime
 import errno
 import functools
@@ -23,10 +24,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipeline import writers
+from pipeline import disk_file, writers
 from pipeline.writers import BOM, FORMATS, PackageWriter, WrittenFile, neutralise_formulas, sha256_of, write_table, write_tables
 
-from .conftest import ROOT
+from .conftest import ROOT, OsWithWrite, takes_o_direct
 
 OUTPUTS = ROOT / "outputs" / "data"
 REAL = {p.stem: pq.read_table(p) for p in sorted(OUTPUTS.glob("*.parquet"))}
@@ -88,6 +89,28 @@ def assert_files_are_one_write(folder: Path, files: list[WrittenFile], tables: M
         else:
             assert path.read_bytes() == reference(table, f.format, work), f.path
         assert f.neutralised == (neutralise_formulas(table)[1] if f.format == "csv" else 0)
+
+
+PAGE = 4096
+
+
+@pytest.fixture()
+def page_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Files go to disk a page at a time, so that small tables cross many blocks and an
+    unfinished file has some of its bytes on disk (4 MiB blocks would hold them all back)."""
+    monkeypatch.setattr(disk_file, "BLOCK", PAGE)
+
+
+def assert_unfinished(path: Path) -> None:
+    """Whole blocks of the file are on disk, and nothing of what finishes it."""
+    data = path.read_bytes()
+    assert data and len(data) % PAGE == 0, (path.name, len(data))
+    if path.suffix == ".parquet":
+        with pytest.raises(pa.ArrowInvalid):
+            pq.read_metadata(path)
+        assert not data.endswith(b"PAR1")  # no footer
+    if path.suffix == ".json":
+        assert not data.endswith(b"]\n")  # no closing bracket
 
 
 def open_files_under(folder: Path) -> list[str]:
@@ -204,7 +227,8 @@ def test_writers_are_looked_up_at_each_call(tmp_path: Path, monkeypatch: pytest.
 
 
 @pytest.mark.parametrize("threads", [1, 4])
-def test_a_failure_closes_every_file_and_finishes_none(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, threads: int) -> None:
+def test_a_failure_closes_every_file_and_finishes_none(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, threads: int,
+                                                       page_blocks: None) -> None:
     real = writers.WRITERS["json"]
     calls = {"n": 0}
 
@@ -222,20 +246,50 @@ def test_a_failure_closes_every_file_and_finishes_none(tmp_path: Path, monkeypat
     assert open_files_under(folder) == []
     with pytest.raises(ValueError, match="closed"):
         writer.close()
+    assert_unfinished(folder / "data" / "incidents.parquet")
     for name in REAL:  # no Parquet file was given its footer
         with pytest.raises(pa.ArrowInvalid):
             pq.read_metadata(folder / "data" / f"{name}.parquet")
 
 
-def test_leaving_without_close_finishes_nothing(tmp_path: Path) -> None:
+def test_leaving_without_close_finishes_nothing(tmp_path: Path, page_blocks: None) -> None:
     """A build that decides not to publish leaves the block without closing."""
     folder = tmp_path / "out"
     with PackageWriter(folder, {"t": SYNTHETIC}) as writer:
-        writer.write({"t": synthetic(["a", "b"])})
+        writer.write({"t": synthetic([f"row {i} 行" for i in range(3_000)])})
     assert open_files_under(folder) == []
-    with pytest.raises(pa.ArrowInvalid):
-        pq.read_metadata(folder / "data" / "t.parquet")
-    assert not (folder / "data" / "t.json").read_bytes().endswith(b"]\n")  # no closing bracket
+    for fmt in FORMATS:
+        assert_unfinished(folder / "data" / f"t.{fmt}")
+
+
+def test_every_write_but_a_files_last_is_a_whole_block_from_an_aligned_buffer(tmp_path: Path,
+                                                                              monkeypatch: pytest.MonkeyPatch,
+                                                                              page_blocks: None) -> None:
+    """What O_DIRECT needs, whatever sizes Arrow's writers hand over: each block at an
+    offset, of a length and from an address that are multiples of the block; only the
+    tail, at close, is short. Where the file system takes O_DIRECT, the blocks went so."""
+    real_write = os.write
+    writes: dict[str, list[tuple[int, int, int, bool]]] = {}
+
+    def recording(fd: int, data: memoryview) -> int:
+        address = ctypes.addressof(ctypes.c_char.from_buffer(data))
+        direct = bool(disk_file.fcntl.fcntl(fd, disk_file.fcntl.F_GETFL) & getattr(os, "O_DIRECT", 0))
+        writes.setdefault(os.readlink(f"/proc/self/fd/{fd}"), []).append(
+            (os.lseek(fd, 0, os.SEEK_CUR), len(data), address, direct))
+        return real_write(fd, data)
+
+    monkeypatch.setattr(disk_file, "os", OsWithWrite(recording))
+    tables = {name: pa.concat_tables([REAL[name]] * 4) for name in ("incidents", "measures")}
+    files = write_parts(tmp_path / "out", {n: t.schema for n, t in tables.items()}, parts_of(tables, [7, 60]), threads=2)
+    monkeypatch.undo()
+    assert_files_are_one_write(tmp_path / "out", files, tables, tmp_path)
+    assert sorted(writes) == sorted(str((tmp_path / "out" / f.path).resolve()) for f in files)
+    for path, calls in writes.items():
+        *blocks, (offset, length, address, _) = calls
+        assert blocks, f"{path} should cross a block"
+        assert all(o == i * PAGE and n == PAGE and a % PAGE == 0 for i, (o, n, a, _) in enumerate(blocks)), path
+        assert all(direct == takes_o_direct(tmp_path) for *_, direct in blocks), path
+        assert (offset, address % PAGE) == (len(blocks) * PAGE, 0) and 0 < length <= PAGE, path
 
 
 def test_a_table_without_a_schema_is_refused_before_anything_is_written(tmp_path: Path) -> None:
