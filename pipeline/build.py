@@ -148,8 +148,9 @@ def _run(paths: list[Path], config: Config, options: Options, sink: Sink, keep_g
     published; it is left while the spool still holds the parts."""
     outcome = Outcome()
     with ThreadPoolExecutor(1) as beside:
-        beside.submit(_arrow_lists_ready)
+        warmed = beside.submit(_arrow_lists_ready)
         found = find_inputs(paths)
+    warmed.result()  # its error, if it had one, rather than none
     folder = Path(tempfile.mkdtemp(prefix="pipeline-spool-", dir=spool_in))
     # the cache held to the end: the parts are read from its packs
     with cache.in_use(options.cache_dir, process.code_version()), Spool(load_schemas(), options.part_incidents, folder) as spool:
