@@ -62,11 +62,12 @@ def descriptor(metadata: dict[str, Any], files: list[WrittenFile], schemas: dict
                rejected: dict[str, int] | None = None) -> dict[str, Any]:
     """`rejected`: rows left out per source file (--keep-going), so a partial package says so.
     Each report is a source of its own up to SOURCES_LISTED; beyond, `sources` says how many
-    there are and where they are listed (sources_in_table), with those that lost rows."""
+    there are and where they are listed (sources_in_table), then names again those of
+    them that lost rows (their bytes are in the first entry's x_bytes too)."""
     rejected = rejected or {}
     package = {k: v for k, v in metadata.items() if not k.startswith("x_pipeline")}
     listed = reports if len(reports) <= SOURCES_LISTED else [r for r in reports if rejected.get(r.file)]
-    package["sources"] = [] if listed is reports else [sources_in_table(reports)]
+    package["sources"] = [] if listed is reports else [sources_in_table(reports, files)]
     for r in sorted(listed, key=lambda r: (r.period.start, r.file)):
         source: dict[str, Any] = {"title": f"{r.title} ({r.file})", "x_file": r.file, "x_bytes": r.bytes, "x_hash": f"sha256:{r.sha256}"}
         if rejected.get(r.file):
@@ -76,17 +77,21 @@ def descriptor(metadata: dict[str, Any], files: list[WrittenFile], schemas: dict
     return package
 
 
-def sources_in_table(reports: list[RawReport]) -> dict[str, Any]:
+def sources_in_table(reports: list[RawReport], files: list[WrittenFile]) -> dict[str, Any]:
     """The one source standing for many reports: the `reports` table lists each (source_file,
-    source_sha256). 66,680 reports listed here made a 20 MB datapackage.json, which every
-    portal harvesting it and every tool opening it would have to read whole."""
-    return {
+    source_sha256); `path` is its first file written (the CSV). 66,680 reports listed here
+    made a 20 MB datapackage.json, which every portal harvesting it and every tool opening
+    it would have to read whole."""
+    source: dict[str, Any] = {
         "title": f"報告 {len(reports):,} 件（各報告のファイル名と sha256 は reports 表の source_file と source_sha256）"
                  f" / {len(reports):,} reports, each listed in the reports table (source_file, source_sha256)",
-        "path": "data/reports.csv",
         "x_reports": len(reports),
         "x_bytes": sum(r.bytes for r in reports),
     }
+    listing = next((f.path for f in files if f.table == "reports"), None)
+    if listing is not None:
+        source["path"] = listing
+    return source
 
 
 def write_descriptor(package: dict[str, Any], folder: Path) -> None:

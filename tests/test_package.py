@@ -17,6 +17,7 @@ from pipeline.config import Config
 from pipeline.schema import load_schemas
 from pipeline.readers import read_report
 from pipeline.verify import verify_package
+from pipeline.writers import FORMATS, WrittenFile
 
 from .conftest import ROOT, SEED, tree_digest
 
@@ -147,6 +148,12 @@ def test_past_sources_listed_the_reports_are_one_source_and_those_that_lost_rows
     assert [(s.get("x_reports"), s.get("x_bytes"), s.get("x_file"), s.get("x_rows_rejected")) for s in sources] == [
         (3, 303, None, None), (None, 101, "r1.txt", 4)]
     assert "3 reports" in sources[0]["title"] and "報告 3 件" in sources[0]["title"]
+    assert "path" not in sources[0]  # no reports table was written
+    written = [WrittenFile(table, fmt, f"data/{table}.{fmt}", 1, "0" * 64, 3) for table in ("incidents", "reports") for fmt in FORMATS]
+    schemas = load_schemas()
+    assert descriptors.descriptor({}, written, schemas, reports)["sources"][0]["path"] == "data/reports.csv"
+    written_json = [f for f in written if f.format == "json"]
+    assert descriptors.descriptor({}, written_json, schemas, reports)["sources"][0]["path"] == "data/reports.json"
     monkeypatch.setattr(descriptors, "SOURCES_LISTED", 3)
     sources = descriptors.descriptor({}, [], {}, reports, {"r1.txt": 4})["sources"]
     assert [(s["x_file"], s.get("x_rows_rejected")) for s in sources] == [("r0.txt", None), ("r1.txt", 4), ("r2.txt", None)]
