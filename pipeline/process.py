@@ -85,10 +85,11 @@ def cache_key(name: str, sha256: str, settings: str) -> str:
     return hashlib.sha256(facts.encode("utf-8")).hexdigest()
 
 
-def _cached(index: CacheIndex | None, cache_dir: Path | None, key: str, packs: dict[str, bool], profile: Profile) -> Processed | None:
+def _cached(index: CacheIndex | None, cache_dir: Path | None, key: str, packs: dict[str, str | None], profile: Profile) -> Processed | None:
     """The stored result, read with `profile`, or None when there is none or it is damaged
     in any way: each entry starts with the sha256 of the rest, checked before anything is
-    unpickled, and the pack its records are in is checked once a run (`packs`: pack -> intact)."""
+    unpickled, and the pack its records are in is checked once a run (`packs`: the pack as
+    an entry names it -> where it is in this cache, None when damaged)."""
     blob = index.get(key) if index is not None and cache_dir is not None else None
     if blob is None:
         return None
@@ -103,12 +104,14 @@ def _cached(index: CacheIndex | None, cache_dir: Path | None, key: str, packs: d
         return None
     rows = found.normalized.arrow if found.normalized is not None else None
     if isinstance(rows, Spilled):  # in a pack of this cache, wherever the cache is now
-        pack = str(cache_dir / PACKS / Path(rows.chunk).name)
-        if pack not in packs:
-            packs[pack] = pack_intact(pack)
-        if not packs[pack]:
+        if rows.chunk not in packs:  # a pack holds about a thousand reports: its path is made and checked once
+            pack = str(cache_dir / PACKS / Path(rows.chunk).name)
+            packs[rows.chunk] = pack if pack_intact(pack) else None
+        pack = packs[rows.chunk]
+        if pack is None:
             return None
-        found.normalized.arrow = replace(rows, chunk=pack)  # type: ignore[union-attr]
+        if pack != rows.chunk:  # the cache was moved
+            found.normalized.arrow = replace(rows, chunk=pack)  # type: ignore[union-attr]
     return found
 
 
@@ -288,7 +291,7 @@ def iter_processed(inputs: list[Input], config: Config, encoding: str | None = N
     is parsed here when there are no workers (one corrected report, say)."""
     profiles: dict[Path, Profile] = {}
     settings: dict[int, tuple[Profile, str]] = {}
-    packs: dict[str, bool] = {}  # cache packs checked in this run
+    packs: dict[str, str | None] = {}  # cache packs checked in this run (see _cached)
     results: list[Processed | None] = []
     size = max(1, min(1024, len(inputs) // (max(workers, 1) * 8)))
     waiting: list[tuple[list[int], Future[bytes] | list[Job], list[Profile]]] = []
@@ -346,7 +349,7 @@ def iter_processed(inputs: list[Input], config: Config, encoding: str | None = N
                 done = prepared if isinstance(prepared, Processed) else hit
                 if hit is not None:
                     hit.cached = True
-                    if hit.report is not None:  # the same bytes may now be elsewhere: read back from here
+                    if hit.report is not None and hit.report.path != str(item.path):  # the same bytes elsewhere now: read back from here
                         hit.report = replace(hit.report, path=str(item.path))
                 results.append(_told(done, progress))  # type: ignore[arg-type]
                 held += 1
