@@ -8,6 +8,7 @@ from __future__ import annotations
 import errno
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,21 @@ def _write(path: Path, pieces: list[bytes]) -> DiskFile:
         assert handle.write(piece) == len(piece)
     handle.close()
     return handle
+
+
+def _failing_after(calls: int, write: Callable[[int, memoryview], int]) -> Callable[[int, memoryview], int]:
+    """`write`, which fails the test once called more than `calls` times: a file retrying
+    for ever would otherwise hang the test rather than fail it."""
+    made = 0
+
+    def counted(fd: int, data: memoryview) -> int:
+        nonlocal made
+        made += 1
+        if made > calls:
+            raise AssertionError(f"os.write called {made} times: the file keeps retrying")
+        return write(fd, data)
+
+    return counted
 
 
 @pytest.fixture(autouse=True)
@@ -157,7 +173,7 @@ def test_after_a_failed_write_the_file_takes_nothing_more(tmp_path: Path, monkey
 
 
 def test_a_write_the_disk_takes_none_of_is_an_error_not_a_loop(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(disk_file, "os", OsWithWrite(lambda fd, data: 0))
+    monkeypatch.setattr(disk_file, "os", OsWithWrite(_failing_after(3, lambda fd, data: 0)))
     handle = DiskFile(tmp_path / "data.csv")
     with pytest.raises(OSError, match="none of the bytes"):
         handle.write(b"c" * SMALL_BLOCK)
@@ -185,7 +201,7 @@ def test_a_file_that_cannot_stop_being_direct_raises_rather_than_retrying(tmp_pa
 
     handle = DiskFile(tmp_path / "data.csv")
     monkeypatch.setattr(disk_file, "fcntl", StuckFcntl)
-    monkeypatch.setattr(disk_file, "os", OsWithWrite(refusing))
+    monkeypatch.setattr(disk_file, "os", OsWithWrite(_failing_after(3, refusing)))
     with pytest.raises(OSError) as raised:
         handle.write(b"d" * SMALL_BLOCK)
     assert raised.value.errno == errno.EINVAL
