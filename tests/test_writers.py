@@ -101,16 +101,20 @@ def page_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(disk_file, "BLOCK", PAGE)
 
 
-def assert_unfinished(path: Path) -> None:
-    """Whole blocks of the file are on disk, and nothing of what finishes it."""
+def assert_unfinished(path: Path, table: pa.Table, work: Path) -> None:
+    """Whole blocks of the file are on disk, and nothing of what finishes it: a CSV or JSON
+    file holds a proper prefix of one write of `table`; a Parquet file starts as one does
+    (its magic number) but has no footer."""
     data = path.read_bytes()
     assert data and len(data) % PAGE == 0, (path.name, len(data))
     if path.suffix == ".parquet":
+        assert data.startswith(b"PAR1"), path.name
         with pytest.raises(pa.ArrowInvalid):
             pq.read_metadata(path)
         assert not data.endswith(b"PAR1")  # no footer
-    if path.suffix == ".json":
-        assert not data.endswith(b"]\n")  # no closing bracket
+    else:
+        complete = reference(table, path.suffix.removeprefix("."), work)
+        assert len(data) < len(complete) and complete.startswith(data), path.name
 
 
 def open_files_under(folder: Path) -> list[str]:
@@ -246,7 +250,7 @@ def test_a_failure_closes_every_file_and_finishes_none(tmp_path: Path, monkeypat
     assert open_files_under(folder) == []
     with pytest.raises(ValueError, match="closed"):
         writer.close()
-    assert_unfinished(folder / "data" / "incidents.parquet")
+    assert_unfinished(folder / "data" / "incidents.parquet", REAL["incidents"], tmp_path)
     for name in REAL:  # no Parquet file was given its footer
         with pytest.raises(pa.ArrowInvalid):
             pq.read_metadata(folder / "data" / f"{name}.parquet")
@@ -255,11 +259,12 @@ def test_a_failure_closes_every_file_and_finishes_none(tmp_path: Path, monkeypat
 def test_leaving_without_close_finishes_nothing(tmp_path: Path, page_blocks: None) -> None:
     """A build that decides not to publish leaves the block without closing."""
     folder = tmp_path / "out"
+    table = synthetic([f"row {i} 行" for i in range(3_000)])
     with PackageWriter(folder, {"t": SYNTHETIC}) as writer:
-        writer.write({"t": synthetic([f"row {i} 行" for i in range(3_000)])})
+        writer.write({"t": table})
     assert open_files_under(folder) == []
     for fmt in FORMATS:
-        assert_unfinished(folder / "data" / f"t.{fmt}")
+        assert_unfinished(folder / "data" / f"t.{fmt}", table, tmp_path)
 
 
 def test_every_write_but_a_files_last_is_a_whole_block_from_an_aligned_buffer(tmp_path: Path,
