@@ -233,27 +233,28 @@ def test_writers_are_looked_up_at_each_call(tmp_path: Path, monkeypatch: pytest.
 @pytest.mark.parametrize("threads", [1, 4])
 def test_a_failure_closes_every_file_and_finishes_none(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, threads: int,
                                                        page_blocks: None) -> None:
+    """The disk fills once the last file's rows have gone out: every file holds its rows,
+    blocks of them on disk, and none is finished."""
+    tables = {name: synthetic([f"{name} {i} 行" for i in range(3_000)]) for name in ("a", "b", "c")}
     real = writers.WRITERS["json"]
-    calls = {"n": 0}
 
-    def disk_full(table: pa.Table, sink: writers.Sink) -> None:
-        calls["n"] += 1
-        if calls["n"] == 3:
-            raise OSError(errno.ENOSPC, "No space left on device", sink.path)
+    def disk_full_after_the_last_rows(table: pa.Table, sink: writers.Sink) -> None:
         real(table, sink)
+        if sink.table == "c":  # the last file in the writer's order: with threads too, every other one has its rows
+            raise OSError(errno.ENOSPC, "No space left on device", sink.path)
 
-    monkeypatch.setitem(writers.WRITERS, "json", disk_full)
+    monkeypatch.setitem(writers.WRITERS, "json", disk_full_after_the_last_rows)
     folder = tmp_path / "out"
     with pytest.raises(OSError, match="No space left"):
-        with PackageWriter(folder, {name: t.schema for name, t in REAL.items()}, threads=threads) as writer:
-            writer.write(REAL)
+        with PackageWriter(folder, {name: SYNTHETIC for name in tables}, threads=threads) as writer:
+            writer.write(tables)
     assert open_files_under(folder) == []
     with pytest.raises(ValueError, match="closed"):
         writer.close()
-    assert_unfinished(folder / "data" / "incidents.parquet", REAL["incidents"], tmp_path)
-    for name in REAL:  # no Parquet file was given its footer
-        with pytest.raises(pa.ArrowInvalid):
-            pq.read_metadata(folder / "data" / f"{name}.parquet")
+    paths = {folder / "data" / f"{name}.{fmt}": table for name, table in tables.items() for fmt in FORMATS}
+    assert sorted((folder / "data").iterdir()) == sorted(paths)
+    for path, table in paths.items():
+        assert_unfinished(path, table, tmp_path)
 
 
 def test_leaving_without_close_finishes_nothing(tmp_path: Path, page_blocks: None) -> None:
