@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import mmap
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -20,17 +21,24 @@ SHARED = ROOT.parent / "shared"
 
 
 def takes_o_direct(folder: Path) -> bool:
-    """Whether files in `folder` can be opened with O_DIRECT here (not on tmpfs, say)."""
+    """Whether files in `folder` take O_DIRECT here (not on tmpfs before Linux 6.6, say):
+    opened so, and 4096 bytes (the tests' smallest block) written so from a page-aligned
+    buffer, as O_DIRECT needs. Some file systems open a file so, then refuse the write."""
     if not getattr(os, "O_DIRECT", 0):
         return False
     probe = folder / ".direct-probe"
+    page = mmap.mmap(-1, 4096)
     try:
-        os.close(os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_DIRECT, 0o600))
+        fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_DIRECT, 0o600)
+        try:
+            return os.write(fd, page) == len(page)
+        finally:
+            os.close(fd)
     except OSError:
         return False
     finally:
+        page.close()
         probe.unlink(missing_ok=True)
-    return True
 
 
 class OsWithWrite:
