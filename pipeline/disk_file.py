@@ -42,6 +42,7 @@ class DiskFile:
         # so that a process forked while the file is open has a copy, not this buffer.
         # Made first, so that an open file is never left behind by a failure here.
         self._buffer = mmap.mmap(-1, BLOCK, flags=mmap.MAP_PRIVATE)
+        self._block = len(self._buffer)  # BLOCK as it was when the file was opened
         self._view = memoryview(self._buffer)
         self._filled = 0
         self._failed = False
@@ -79,11 +80,11 @@ class DiskFile:
         view = memoryview(data).cast("B")
         size = len(view)
         while view:
-            taken = min(BLOCK - self._filled, len(view))
+            taken = min(self._block - self._filled, len(view))
             self._view[self._filled : self._filled + taken] = view[:taken]
             self._filled += taken
             view = view[taken:]
-            if self._filled == BLOCK:
+            if self._filled == self._block:
                 self._write_out()
         return size
 

@@ -73,6 +73,17 @@ def test_whole_blocks_go_direct_where_the_file_system_takes_it(tmp_path: Path) -
     assert (tmp_path / "data.json").read_bytes() == b"x" * (SMALL_BLOCK + 10)
 
 
+def test_an_open_file_keeps_the_block_size_it_was_opened_with(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Its buffer was made BLOCK long: a later change of BLOCK is for files opened after."""
+    handle = DiskFile(tmp_path / "data.csv")
+    monkeypatch.setattr(disk_file, "BLOCK", 4 * SMALL_BLOCK)
+    data = os.urandom(3 * SMALL_BLOCK + 5)
+    handle.write(data)
+    assert (tmp_path / "data.csv").stat().st_size == 3 * SMALL_BLOCK
+    handle.close()
+    assert (tmp_path / "data.csv").read_bytes() == data
+
+
 def test_a_file_system_refusing_o_direct_gets_the_usual_writes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """As tmpfs did before Linux 6.6: open with O_DIRECT fails with EINVAL."""
 
