@@ -41,6 +41,7 @@ class DiskFile:
         # Page-aligned, as O_DIRECT needs; its pages are taken as they are filled. Private,
         # so that a process forked while the file is open has a copy, not this buffer.
         # Made first, so that an open file is never left behind by a failure here.
+        self._path = path
         self._buffer = mmap.mmap(-1, BLOCK, flags=mmap.MAP_PRIVATE)
         self._block = len(self._buffer)  # BLOCK as it was when the file was opened
         self._view = memoryview(self._buffer)
@@ -134,7 +135,7 @@ class DiskFile:
 
     def _refuse_if_failed(self) -> None:
         if self._failed:
-            raise OSError(errno.EIO, "an earlier write to this file failed; the file is unfinished")
+            raise OSError(errno.EIO, "an earlier write to this file failed; the file is unfinished", str(self._path))
 
     def _not_direct(self) -> bool:
         """Blocks from now on written the usual way; whether that was a change."""

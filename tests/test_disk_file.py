@@ -171,15 +171,17 @@ def test_after_a_failed_write_the_file_takes_nothing_more(tmp_path: Path, monkey
         return real_write(fd, data)
 
     monkeypatch.setattr(disk_file, "os", OsWithWrite(failing_once))
-    handle = DiskFile(tmp_path / "data.csv")
+    path = tmp_path / "data.csv"
+    handle = DiskFile(path)
     with pytest.raises(OSError):
         handle.write(b"a" * SMALL_BLOCK)
-    with pytest.raises(OSError, match="earlier write"):
-        handle.write(b"b")
-    with pytest.raises(OSError, match="earlier write"):
-        handle.close()
+    for attempt in (lambda: handle.write(b"b"), handle.close):
+        with pytest.raises(OSError, match="earlier write") as raised:
+            attempt()
+        assert raised.value.errno == errno.EIO
+        assert str(path) in str(raised.value)
     assert handle.closed
-    assert (tmp_path / "data.csv").read_bytes() == b"a" * (SMALL_BLOCK // 2)
+    assert path.read_bytes() == b"a" * (SMALL_BLOCK // 2)
     handle.close()  # closed now: nothing more to say
 
 
