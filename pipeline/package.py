@@ -16,7 +16,7 @@ from typing import Any
 
 from .readers import RawReport
 from .schema import TableSchema
-from .writers import MEDIA_TYPES, WrittenFile
+from .writers import FORMATS, MEDIA_TYPES, WrittenFile
 
 SOURCES_LISTED = 1_000  # reports named one by one in `sources`; a larger archive's are in its reports table
 FORMAT_TITLES = {"csv": "CSV (UTF-8 BOM, CRLF)", "parquet": "Parquet", "json": "JSON"}
@@ -79,18 +79,18 @@ def descriptor(metadata: dict[str, Any], files: list[WrittenFile], schemas: dict
 
 def sources_in_table(reports: list[RawReport], files: list[WrittenFile]) -> dict[str, Any]:
     """The one source standing for many reports: the `reports` table lists each (source_file,
-    source_sha256); `path` is its first file written (the CSV). 66,680 reports listed here
-    made a 20 MB datapackage.json, which every portal harvesting it and every tool opening
-    it would have to read whole."""
+    source_sha256); `path` is its file in the first of FORMATS written (the CSV), whatever
+    the order of `files`. 66,680 reports listed here made a 20 MB datapackage.json, which
+    every portal harvesting it and every tool opening it would have to read whole."""
     source: dict[str, Any] = {
         "title": f"報告 {len(reports):,} 件（各報告のファイル名と sha256 は reports 表の source_file と source_sha256）"
                  f" / {len(reports):,} reports, each listed in the reports table (source_file, source_sha256)",
         "x_reports": len(reports),
         "x_bytes": sum(r.bytes for r in reports),
     }
-    listing = next((f.path for f in files if f.table == "reports"), None)
-    if listing is not None:
-        source["path"] = listing
+    listings = [f for f in files if f.table == "reports"]
+    if listings:
+        source["path"] = min(listings, key=lambda f: FORMATS.index(f.format)).path
     return source
 
 

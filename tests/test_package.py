@@ -152,6 +152,9 @@ def test_past_sources_listed_the_reports_are_one_source_and_those_that_lost_rows
     written = [WrittenFile(table, fmt, f"data/{table}.{fmt}", 1, "0" * 64, 3) for table in ("incidents", "reports") for fmt in FORMATS]
     schemas = load_schemas()
     assert descriptors.descriptor({}, written, schemas, reports)["sources"][0]["path"] == "data/reports.csv"
+    assert descriptors.descriptor({}, written[::-1], schemas, reports)["sources"][0]["path"] == "data/reports.csv"
+    no_csv = [f for f in written[::-1] if f.format != "csv"]  # JSON now comes before Parquet
+    assert descriptors.descriptor({}, no_csv, schemas, reports)["sources"][0]["path"] == "data/reports.parquet"
     written_json = [f for f in written if f.format == "json"]
     assert descriptors.descriptor({}, written_json, schemas, reports)["sources"][0]["path"] == "data/reports.json"
     monkeypatch.setattr(descriptors, "SOURCES_LISTED", 3)
