@@ -41,10 +41,10 @@ class DiskFile:
         # Page-aligned, as O_DIRECT needs; its pages are taken as they are filled. Private,
         # so that a process forked while the file is open has a copy, not this buffer.
         # Made first, so that an open file is never left behind by a failure here.
-        self._path = path
         self._buffer = mmap.mmap(-1, BLOCK, flags=mmap.MAP_PRIVATE)
         self._block = len(self._buffer)  # BLOCK as it was when the file was opened
         self._view = memoryview(self._buffer)
+        self._path = path
         self._filled = 0
         self._failed = False
         self._fd = -1
