@@ -124,7 +124,7 @@ class DiskFile:
                         continue  # this file system opened it so, but will not write so
                     raise
                 if written <= 0:
-                    raise OSError(errno.EIO, "the disk took none of the bytes written")
+                    raise OSError(errno.EIO, "the disk took none of the bytes written", str(self._path))
                 done += written
                 if done < self._filled:
                     self._not_direct()  # a short write: the next offset is no longer aligned

@@ -188,8 +188,9 @@ def test_after_a_failed_write_the_file_takes_nothing_more(tmp_path: Path, monkey
 def test_a_write_the_disk_takes_none_of_is_an_error_not_a_loop(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(disk_file, "os", OsWithWrite(_failing_after(3, lambda fd, data: 0)))
     handle = DiskFile(tmp_path / "data.csv")
-    with pytest.raises(OSError, match="none of the bytes"):
+    with pytest.raises(OSError, match="none of the bytes") as raised:
         handle.write(b"c" * SMALL_BLOCK)
+    assert raised.value.filename == str(tmp_path / "data.csv")  # the message names the file
     handle.discard()
     assert handle.closed
 
