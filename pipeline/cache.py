@@ -1,6 +1,6 @@
 """The cache's storage: an index of results by key (one SQLite table) and packs of records.
 
-A report's result is kept under its cache key (process.cache_key) as an entry of
+A report's result is kept under its cache key (cache_key) as an entry of
 one SQLite table (`sqlite3`: one small file a report cost 0.4 ms each to create),
 and its records are rows of a pack: the Arrow IPC files a batch's records were
 written to where it was parsed, with the sha256 of each beside them. An entry
@@ -269,6 +269,42 @@ def write_pack(cache_dir: Path, tables: dict[str, pa.Table]) -> str | None:
     except OSError:
         return None
     return pack
+
+
+def cache_key(name: str, sha256: str, settings: str) -> str:
+    """A report's result depends on its name (it is in the records), bytes (their sha256)
+    and settings (process.settings_digest)."""
+    facts = json.dumps([name, sha256, settings], ensure_ascii=False)
+    return hashlib.sha256(facts.encode("utf-8")).hexdigest()
+
+
+def look_up(files: list[tuple[Path, str, str]], index: Path, version: str) -> tuple[list[tuple[str, int, bytes | None]], bool]:
+    """Each file, as (path, name, settings), read for its cache key and looked up in the
+    index at `index`, opened read-only: its key ("" when it cannot be read: parsing it
+    says why), its size, and its entry's payload when the entry is there and matches the
+    sha256 it starts with. Done in a worker, so that the parent is left only the
+    unpickling of what is found. Also whether the index could be read throughout: if
+    not, the caller turns the cache off (a damaged index is removed here, as
+    CacheIndex.get does)."""
+    try:
+        connection: sqlite3.Connection | None = sqlite3.connect(f"{index.resolve().as_uri()}?mode=ro", uri=True, timeout=10)
+    except sqlite3.Error:
+        connection = None
+    reader = CacheIndex(index, version, connection)
+    found: list[tuple[str, int, bytes | None]] = []
+    for path, name, settings in files:
+        try:
+            data = path.read_bytes()
+        except OSError:
+            found.append(("", 0, None))
+            continue
+        key = cache_key(name, hashlib.sha256(data).hexdigest(), settings)
+        blob = reader.get(key)
+        intact = blob is not None and hashlib.sha256(memoryview(blob)[32:]).digest() == blob[:32]
+        found.append((key, len(data), blob[32:] if intact else None))  # type: ignore[index]
+    read = reader.connection is not None
+    reader.close()
+    return found, read
 
 
 class _EntryPickler(pickle.Pickler):

@@ -38,7 +38,7 @@ from .readers import RawReport, ReadFailed
 from .row_values import Memo
 from .schema import load_schemas, schema_dir
 from .sources import Input
-from .cache import PACKS, CacheIndex, entry_of, loaded_entry, open_index, pack_intact, write_pack
+from .cache import PACKS, CacheIndex, cache_key, entry_of, loaded_entry, look_up, open_index, pack_intact, write_pack
 from .spool import Spilled, contact_phones, write_chunk
 
 Progress = Callable[["Processed"], None]
@@ -78,24 +78,11 @@ def settings_digest(profile: Profile, config: Config, encoding: str | None) -> s
     return hashlib.sha256(facts.encode("utf-8")).hexdigest()
 
 
-def cache_key(name: str, sha256: str, settings: str) -> str:
-    """A report's result depends on its name (it is in the records), bytes (their sha256)
-    and settings_digest."""
-    facts = json.dumps([name, sha256, settings], ensure_ascii=False)
-    return hashlib.sha256(facts.encode("utf-8")).hexdigest()
-
-
-def _cached(index: CacheIndex | None, cache_dir: Path | None, key: str, packs: dict[str, str | None], profile: Profile) -> Processed | None:
-    """The stored result, read with `profile`, or None when there is none or it is damaged
-    in any way: each entry starts with the sha256 of the rest, checked before anything is
-    unpickled, and the pack its records are in is checked once a run (`packs`: the pack as
-    an entry names it -> where it is in this cache, None when damaged)."""
-    blob = index.get(key) if index is not None and cache_dir is not None else None
-    if blob is None:
-        return None
-    digest, payload = blob[:32], blob[32:]
-    if hashlib.sha256(payload).digest() != digest:
-        return None
+def _loaded(payload: bytes, cache_dir: Path, packs: dict[str, str | None], profile: Profile) -> Processed | None:
+    """A stored result (its entry's payload, as look_up found it), read with `profile`, or
+    None when it cannot be used: it does not unpickle, or the pack its records are in is
+    damaged (checked once a run: `packs` maps the pack as an entry names it to where it is
+    in this cache, None when damaged)."""
     try:
         found = loaded_entry(payload, profile)  # our own file, intact, under a key of its inputs
     except Exception:  # an older layout, say: parse the report again
@@ -130,12 +117,11 @@ class Job:
 
 
 def prepare(item: Input, config: Config, encoding: str | None, cache_dir: Path | None,
-            profiles: dict[Path, Profile], settings: dict[int, tuple[Profile, str]] | None = None,
-            keyed: bool = True) -> Job | Processed:
+            profiles: dict[Path, Profile], settings: dict[int, tuple[Profile, str]] | None = None) -> Job | Processed:
     """The job for one input, or its result when the file is missing or its profile broken.
     `profiles` and `settings` keep what is the same for many files (by folder, by profile).
-    With `keyed`, the file is read for its cache key, to look its result up; else only its
-    size is taken (nothing to look up: no cache, or an empty one)."""
+    The file is not read: its job has no key until it is looked up (_looked_up); a worker
+    keys its result by the bytes it reads (_key)."""
     settings = {} if settings is None else settings
     try:
         size = item.path.stat().st_size  # one look at the disk: whether it is there, and its size
@@ -154,13 +140,47 @@ def prepare(item: Input, config: Config, encoding: str | None, cache_dir: Path |
         if id(profile) not in settings:  # the profile is kept with it, so that its id stays its own
             settings[id(profile)] = (profile, settings_digest(profile, config, encoding))
         digest = settings[id(profile)][1]
-        if not keyed:
-            return Job(item, profile, "", config, encoding, cache_dir, size, digest)
-        data = item.path.read_bytes()
-        key = cache_key(item.name, hashlib.sha256(data).hexdigest(), digest)
     except OSError:
-        data, key = b"", ""
-    return Job(item, profile, key, config, encoding, cache_dir, len(data), digest)
+        size = 0
+    return Job(item, profile, "", config, encoding, cache_dir, size, digest)
+
+
+LOOKUP = 512  # inputs looked up in the cache at a time (look_up), by a worker when there are some
+Lookups = tuple[list[tuple[str, int, bytes | None]], bool]
+
+
+def _looked_up(inputs: list[Input], prepare_one: Callable[[Input], Job | Processed],
+               look: Callable[[list[Job]], Future[Lookups] | Lookups], index: CacheIndex) -> Iterator[tuple[Input, Job | Processed, bytes | None]]:
+    """Each input prepared and, when it is a job, looked up in the cache: the job with its
+    key and size from the bytes read for it, and its entry's payload when there is one.
+    `look` takes LOOKUP inputs at a time, two such chunks ahead of the one given, so that
+    the workers read and hash the files while the parent unpickles what they found. When a
+    chunk could not be looked up throughout, `index` is closed: the cache is off for the
+    rest of the run, as when CacheIndex.get fails."""
+    chunks = iter([inputs[at:at + LOOKUP] for at in range(0, len(inputs), LOOKUP)])
+    pending: list[tuple[list[Input], list[Job | Processed], Future[Lookups] | Lookups]] = []
+
+    def start() -> None:
+        chunk = next(chunks, None)
+        if chunk is not None:
+            prepared = [prepare_one(item) for item in chunk]
+            pending.append((chunk, prepared, look([p for p in prepared if isinstance(p, Job)])))
+
+    start()
+    start()
+    while pending:
+        chunk, prepared, work = pending.pop(0)
+        start()
+        found, read = work.result() if isinstance(work, Future) else work
+        if not read:
+            index.close()
+        looked = iter(found)
+        for item, job in zip(chunk, prepared):
+            if isinstance(job, Job):
+                key, size, payload = next(looked)
+                yield item, replace(job, key=key, size=size), payload
+            else:
+                yield item, job, None
 
 
 def _parse(jobs: list[Job]) -> tuple[list[Processed], dict[str, pa.Table], list[Spans | None]]:
@@ -283,15 +303,17 @@ def iter_processed(inputs: list[Input], config: Config, encoding: str | None = N
     batch's records go into the cache's packs, else into the `spool` folder when there is
     one (see _placed).
 
-    Cached results are loaded here. The reports to parse go out in batches as soon as a
-    batch is full (1,024 reports or BATCH_BYTES), so the workers start while later files
-    are still being hashed, and results are yielded as they come, with at most two batches
+    When the cache has results, the files are read for their keys and looked up by the
+    workers (_looked_up), and what they find is loaded here. The reports to parse go out
+    in batches as soon as a batch is full (1,024 reports or BATCH_BYTES), so the workers
+    start while later files are still being looked up, and results are yielded as they
+    come, with at most two batches
     per worker out at a time, so memory stays flat however many reports there are; worker
     processes start only with at least two reports per worker, and a last, partial batch
     is parsed here when there are no workers (one corrected report, say)."""
     profiles: dict[Path, Profile] = {}
     settings: dict[int, tuple[Profile, str]] = {}
-    packs: dict[str, str | None] = {}  # cache packs checked in this run (see _cached)
+    packs: dict[str, str | None] = {}  # cache packs checked in this run (see _loaded)
     results: list[Processed | None] = []
     size = max(1, min(1024, len(inputs) // (max(workers, 1) * 8)))
     waiting: list[tuple[list[int], Future[bytes] | list[Job], list[Profile]]] = []
@@ -307,10 +329,15 @@ def iter_processed(inputs: list[Input], config: Config, encoding: str | None = N
             stack.callback(results_index.close)
         pool: ProcessPoolExecutor | None = None
 
-        def send(full: bool) -> None:
-            nonlocal pool, outstanding
-            if full and pool is None and workers > 1 and len(inputs) >= 2 * workers:
+        def start_pool() -> None:
+            nonlocal pool
+            if pool is None and workers > 1 and len(inputs) >= 2 * workers:
                 pool = stack.enter_context(ProcessPoolExecutor(max_workers=workers))
+
+        def send(full: bool) -> None:
+            nonlocal outstanding
+            if full:
+                start_pool()
             jobs = [job for _, job in batch]
             batch_at.update((at, len(waiting)) for at, _ in batch)
             waiting.append(([at for at, _ in batch], pool.submit(_parse_for_parent, jobs, spool) if pool else jobs,
@@ -340,11 +367,31 @@ def iter_processed(inputs: list[Input], config: Config, encoding: str | None = N
                 held -= 1
                 yield done  # type: ignore[misc]
 
-        for item in inputs:
-            caching = cache_dir if results_index is not None and results_index.connection is not None else None  # else no packs
-            looking = caching is not None and not results_index.empty  # type: ignore[union-attr]
-            prepared = prepare(item, config, encoding, caching, profiles, settings, keyed=looking)
-            hit = _cached(results_index, cache_dir, prepared.key, packs, prepared.profile) if isinstance(prepared, Job) and prepared.key else None
+        def caching() -> Path | None:
+            return cache_dir if results_index is not None and results_index.connection is not None else None  # else no packs
+
+        def prepare_one(item: Input) -> Job | Processed:
+            return prepare(item, config, encoding, caching(), profiles, settings)
+
+        def look(jobs: list[Job]) -> Future[Lookups] | Lookups:
+            if results_index is None or results_index.connection is None:  # the cache was turned off: nothing to look up
+                return [("", job.size, None) for job in jobs], True
+            files = [(job.item.path, job.item.name, job.settings) for job in jobs]
+            if pool is not None:
+                return pool.submit(look_up, files, results_index.path, results_index.version)
+            return look_up(files, results_index.path, results_index.version)
+
+        prepared_inputs: Iterator[tuple[Input, Job | Processed, bytes | None]]
+        if results_index is not None and results_index.connection is not None and not results_index.empty:
+            start_pool()  # the files are read for their keys and looked up there
+            prepared_inputs = _looked_up(inputs, prepare_one, look, results_index)
+        else:  # nothing to look up: no cache, or an empty one
+            prepared_inputs = ((item, prepare_one(item), None) for item in inputs)
+        for item, prepared, payload in prepared_inputs:
+            now = caching()
+            if isinstance(prepared, Job) and prepared.cache_dir is not now:  # the cache was turned off since it was prepared
+                prepared = replace(prepared, cache_dir=now)
+            hit = _loaded(payload, now, packs, prepared.profile) if payload is not None and now is not None else None
             if isinstance(prepared, Processed) or hit is not None:
                 done = prepared if isinstance(prepared, Processed) else hit
                 if hit is not None:

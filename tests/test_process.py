@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -370,16 +371,45 @@ def test_an_index_that_fails_during_a_run_turns_the_cache_off(tmp_path: Path, er
 
 
 def test_a_file_not_read_for_its_key_is_kept_under_the_same_key(archive: Path, config: Config, tmp_path: Path) -> None:
-    """With nothing to look up (no cache, or an empty one), the parent only takes a file's
-    size; the worker then keys the result by the bytes it read: the key a later run
-    computes from the file to look it up."""
+    """The parent only takes a file's size; the worker parsing it keys the result by the
+    bytes it read: the key look_up computes from the file to find it in a later run."""
     item = find_inputs([archive]).inputs[0]
-    keyed = process.prepare(item, config, None, tmp_path / "cache", {})
-    unkeyed = process.prepare(item, config, None, tmp_path / "cache", {}, keyed=False)
-    assert isinstance(keyed, process.Job) and isinstance(unkeyed, process.Job)
-    assert keyed.key and not unkeyed.key and unkeyed.size == keyed.size == item.path.stat().st_size
-    [result] = process.parse_batch([unkeyed]).results
-    assert process._key(unkeyed, result) == keyed.key == process._key(keyed, result)
+    job = process.prepare(item, config, None, tmp_path / "cache", {})
+    assert isinstance(job, process.Job) and not job.key and job.size == item.path.stat().st_size
+    index = cache_store.open_index(tmp_path / "cache", "v")
+    index.close()
+    [(key, size, payload)], read = cache_store.look_up([(item.path, item.name, job.settings)], index.path, "v")
+    assert read and key and payload is None and size == job.size
+    [result] = process.parse_batch([job]).results
+    assert process._key(job, result) == key
+
+
+def _look_up_noting_where(files: list[tuple[Path, str, str]], index: Path, version: str) -> tuple[list, bool]:  # type: ignore[type-arg]
+    """look_up, noting the process it ran in (a module's function: the workers get it by name)."""
+    with open(os.environ["LOOKED_UP_IN"], "a", encoding="utf-8") as noted:
+        noted.write(f"{os.getpid()}\n")
+    return cache_store.look_up(files, index, version)
+
+
+def test_a_rebuild_looks_reports_up_in_the_workers(tmp_path: Path, config: Config, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Reading each file for its key and finding its entry is left to the workers, a chunk
+    at a time; the parent unpickles what they found. The package is the same."""
+    from benchmarks.generate import generate
+
+    generate(tmp_path / "raw", 1_000, municipalities=4, years=4, workers=1)
+    inputs = find_inputs([tmp_path / "raw"]).inputs
+    cache = tmp_path / "cache"
+    first = process.process_all(inputs, config, workers=2, cache_dir=cache)
+    monkeypatch.setattr(process, "LOOKUP", 10)
+    monkeypatch.setattr(process, "look_up", _look_up_noting_where)
+    monkeypatch.setenv("LOOKED_UP_IN", str(tmp_path / "looked-up-in"))
+    again = process.process_all(inputs, config, workers=2, cache_dir=cache)
+    where = (tmp_path / "looked-up-in").read_text(encoding="utf-8").split()
+    assert len(where) == 7 and str(os.getpid()) not in where  # 64 reports, 10 at a time
+    assert all(r.cached for r in again)
+    assert [r.report.sha256 for r in again] == [r.report.sha256 for r in first]  # type: ignore[union-attr]
+    alone = process.process_all(inputs, config, workers=1, cache_dir=cache)  # no workers: the parent looks them up
+    assert all(r.cached for r in alone) and (tmp_path / "looked-up-in").read_text(encoding="utf-8").split()[7:] == [str(os.getpid())] * 7
 
 
 def test_a_file_changed_after_the_parent_read_it_is_kept_under_its_new_bytes(tmp_path: Path, config: Config,
@@ -395,24 +425,23 @@ def test_a_file_changed_after_the_parent_read_it_is_kept_under_its_new_bytes(tmp
     inputs = find_inputs([tmp_path / "raw"]).inputs
     assert not process.process_all(inputs, config, cache_dir=cache)[0].cached  # the cache is no longer empty
     report.write_text(before, encoding="utf-8")
-    prepare = process.prepare
+    look_up = process.look_up
 
-    def saved_in_between(item, *args, **kwargs):  # type: ignore[no-untyped-def]
-        job = prepare(item, *args, **kwargs)
+    def saved_in_between(*args, **kwargs):  # type: ignore[no-untyped-def]
+        found = look_up(*args, **kwargs)
         report.write_text(after, encoding="utf-8")
-        return job
+        return found
 
-    monkeypatch.setattr(process, "prepare", saved_in_between)
+    monkeypatch.setattr(process, "look_up", saved_in_between)
     [parsed] = process.process_all(inputs, config, cache_dir=cache)
     assert "有(7人)" not in before and parsed.report is not None and not parsed.cached
-    monkeypatch.setattr(process, "prepare", prepare)
+    monkeypatch.setattr(process, "look_up", look_up)
     report.write_text(before, encoding="utf-8")
     [again] = process.process_all(inputs, config, cache_dir=cache)
     assert again.report is not None and again.report.sha256 == hashlib.sha256(before.encode("utf-8")).hexdigest()
 
 
-@pytest.mark.parametrize("keyed", [True, False])
-def test_prepare_takes_a_file_gone_since_it_was_found_for_missing(tmp_path: Path, config: Config, keyed: bool) -> None:
+def test_prepare_takes_a_file_gone_since_it_was_found_for_missing(tmp_path: Path, config: Config) -> None:
     """A file removed (or a folder on its path turned into a file) after the inputs were
     listed is reported as missing; one that is there gives its job with its size."""
     from pipeline.sources import Input
@@ -421,9 +450,9 @@ def test_prepare_takes_a_file_gone_since_it_was_found_for_missing(tmp_path: Path
     shutil.copy(SEED, present)
     (tmp_path / "not-a-folder").write_text("x", encoding="utf-8")
     for gone in (tmp_path / "gone.txt", tmp_path / "not-a-folder" / "report.txt"):
-        result = process.prepare(Input(gone, tmp_path, gone.name), config, None, None, {}, keyed=keyed)
+        result = process.prepare(Input(gone, tmp_path, gone.name), config, None, None, {})
         assert isinstance(result, process.Processed) and [p.code for p in result.problems] == ["file-unreadable"]
         assert result.problems[0].params["reason"] == "there is no such file or folder"
-    job = process.prepare(Input(present, tmp_path, present.name), config, None, None, {}, keyed=keyed)
+    job = process.prepare(Input(present, tmp_path, present.name), config, None, None, {})
     assert isinstance(job, process.Job) and job.size == SEED.stat().st_size
-    assert bool(job.key) == keyed
+    assert not job.key  # the file is read for its key where it is looked up
