@@ -77,7 +77,7 @@ class Normalized:
     headers: dict[str, dict[str, str]] = field(default_factory=dict)  # file -> column key -> header text
     rows_read: int = 0
     rows_rejected: int = 0
-    arrow: Rows | Spilled | None = None  # the records as Arrow instead: in memory, or in a pack or chunk (process._placed)
+    arrow: Rows | Spilled | None = None  # the records as Arrow instead: in memory, or in a pack or chunk (batch._placed)
 
     def add(self, table: str, record: Record, source: Source) -> None:
         columns = self.columns[table]

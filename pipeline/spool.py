@@ -4,7 +4,7 @@ A national archive's records do not fit in memory at once (a million incidents
 weighed 2 GB in Python and Arrow). Most arrive on disk already: where a batch
 of reports is parsed, its records are written as Arrow IPC files, one per
 table, with their rows' sources (file, line, No.) as three more columns — a
-pack of the cache, or a chunk in the spool's folder (process._placed) — and
+pack of the cache, or a chunk in the spool's folder (batch._placed) — and
 each report says where its rows are (`Spilled`). Records that come in memory
 instead (a caller's own) are written to the spool's folder the same way, a
 report at a time. Only where each report's rows lie is kept in memory.
@@ -124,7 +124,7 @@ def contact_phones(incidents: pa.Table) -> dict[str, set[str]]:
 
 @dataclass(frozen=True)
 class Spilled:
-    """One report's records in a file written where the batch was parsed (process._placed):
+    """One report's records in a file written where the batch was parsed (batch._placed):
     a pack of the cache, or a chunk in the spool's folder, so that they never pass
     through the parent. The spool reads them from there."""
 
@@ -171,7 +171,7 @@ class Spool:
             self.phones.setdefault(report.file, set()).update(rows.phones)
 
     def _spilled(self, report: RawReport, part: Normalized) -> Spilled:
-        """Records that came in memory (a caller's own, not process._placed's), written as a
+        """Records that came in memory (a caller's own, not batch._placed's), written as a
         chunk of their own, so that every report's rows are read back one way."""
         if part.arrow is None:  # lists, as normalize_report gives them
             tables = {t: with_sources(typed_table(part.columns[t], len(part.sources[t]), self.schemas[t]), part.sources[t]) for t in TABLES}

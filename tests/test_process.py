@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from pipeline import batch
 from pipeline import cache as cache_store
 from pipeline import process
 from pipeline.build import Options, build, check
@@ -285,7 +286,7 @@ def test_a_batch_leaves_no_garbage_cycles_behind(tmp_path: Path, config: Config,
     gc.disable()
     try:
         for _ in range(3):
-            process.parse_batch(jobs)  # type: ignore[arg-type]
+            batch.parse_batch(jobs)  # type: ignore[arg-type]
         assert gc.collect() == 0
     finally:
         gc.enable()
@@ -380,8 +381,8 @@ def test_a_file_not_read_for_its_key_is_kept_under_the_same_key(archive: Path, c
     index.close()
     [(key, size, payload)], read = cache_store.look_up([(item.path, item.name, job.settings)], index.path, "v")
     assert read and key and payload is None and size == job.size
-    [result] = process.parse_batch([job]).results
-    assert process._key(job, result) == key
+    [result] = batch.parse_batch([job]).results
+    assert batch._key(job, result) == key
 
 
 def _look_up_noting_where(files: list[tuple[Path, str, str]], index: Path, version: str) -> tuple[list, bool]:  # type: ignore[type-arg]
