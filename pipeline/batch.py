@@ -44,11 +44,11 @@ class Processed:
 
 @dataclass(frozen=True)
 class Job:
-    """An input ready to be parsed: its profile and cache key are known."""
+    """An input ready to be parsed: its profile and settings are known. The worker keys
+    its result by the bytes it reads (_key)."""
 
     item: Input
     profile: Profile
-    key: str  # "" when the file was not read for it: the worker keys the result by the bytes it reads
     config: Config
     encoding: str | None
     cache_dir: Path | None
@@ -106,7 +106,7 @@ def parse_for_parent(jobs: list[Job], spool: Path | None = None) -> bytes:
 
 
 def received(payload: bytes, profiles: list[Profile]) -> Placed:
-    """A worker's payload (see _parse_for_parent), its results read back, each with its profile."""
+    """A worker's payload (see parse_for_parent), its results read back, each with its profile."""
     placed: Placed = pickle.loads(payload)
     if not placed.results and placed.entries:
         placed.results = [loaded_entry(entry, profile) for (_, entry, _), profile in zip(placed.entries, profiles)]
@@ -155,9 +155,10 @@ def _placed(results: list[Processed], tables: dict[str, pa.Table], spans: list[S
 
 def _key(job: Job, result: Processed) -> str:
     """The result's cache key: that of the bytes its report was read from, so that a file
-    changed after the parent read it for its key is not kept under the old bytes' key;
-    a file that could not be read is kept under the job's key (none when the parent did
-    not read it)."""
+    changed after it was looked up is not kept under the old bytes' key. A file that
+    could not be read is not kept at all: the failure may pass (a file being copied, a
+    disk back online), and kept under the key of the bytes looked up it would be given
+    again for those bytes on every later run."""
     if result.report is None or not job.settings:
-        return job.key
+        return ""
     return cache_key(job.item.name, result.report.sha256, job.settings)

@@ -64,7 +64,7 @@ class CacheIndex:
         try:
             row = self.connection.execute("SELECT payload FROM results WHERE key = ?", (key,)).fetchone()
         except sqlite3.Error as exc:
-            self._fail(exc)
+            self.fail(exc)
             return None
         return row[0] if row is not None and isinstance(row[0], bytes) else None
 
@@ -79,9 +79,11 @@ class CacheIndex:
                                             [(key, hashlib.sha256(payload).digest() + payload, self.version, pack)
                                              for key, payload, pack in entries])
         except sqlite3.Error as exc:
-            self._fail(exc)
+            self.fail(exc)
 
-    def _fail(self, exc: sqlite3.Error) -> None:
+    def fail(self, exc: sqlite3.Error) -> None:
+        """The cache off for the rest of the run after `exc`, and the index removed when it
+        says the index is damaged."""
         self.close()
         if not isinstance(exc, sqlite3.OperationalError):  # "malformed", "not a database": damaged
             _remove_index(self.path)
@@ -278,33 +280,41 @@ def cache_key(name: str, sha256: str, settings: str) -> str:
     return hashlib.sha256(facts.encode("utf-8")).hexdigest()
 
 
-def look_up(files: list[tuple[Path, str, str]], index: Path, version: str) -> tuple[list[tuple[str, int, bytes | None]], bool]:
+def look_up(files: list[tuple[Path, str, str]], index: Path) -> tuple[list[tuple[str, int, bytes | None]], sqlite3.Error | None]:
     """Each file, as (path, name, settings), read for its cache key and looked up in the
-    index at `index`, opened read-only: its key ("" when it cannot be read: parsing it
-    says why), its size, and its entry's payload when the entry is there and matches the
-    sha256 it starts with. Done in a worker, so that the parent is left only the
-    unpickling of what is found. Also whether the index could be read throughout: if
-    not, the caller turns the cache off (a damaged index is removed here, as
-    CacheIndex.get does)."""
+    index at `index`, opened read-only: its key ("" when it cannot be read, or has no
+    settings: parsing it says why), its size, and its entry's payload when the entry is
+    there and matches the sha256 it starts with. Done in a worker, so that the parent is
+    left only the unpickling of what is found. Also the index's error, if reading it
+    failed: nothing more is looked up, and the caller, which owns the index, turns the
+    cache off (CacheIndex.fail); nothing is removed here."""
+    failure: sqlite3.Error | None = None
+    connection: sqlite3.Connection | None = None
     try:
-        connection: sqlite3.Connection | None = sqlite3.connect(f"{index.resolve().as_uri()}?mode=ro", uri=True, timeout=10)
-    except sqlite3.Error:
-        connection = None
-    reader = CacheIndex(index, version, connection)
+        connection = sqlite3.connect(f"{index.resolve().as_uri()}?mode=ro", uri=True, timeout=10)
+    except sqlite3.Error as exc:
+        failure = exc
     found: list[tuple[str, int, bytes | None]] = []
-    for path, name, settings in files:
-        try:
-            data = path.read_bytes()
-        except OSError:
-            found.append(("", 0, None))
-            continue
-        key = cache_key(name, hashlib.sha256(data).hexdigest(), settings)
-        blob = reader.get(key)
-        intact = blob is not None and hashlib.sha256(memoryview(blob)[32:]).digest() == blob[:32]
-        found.append((key, len(data), blob[32:] if intact else None))  # type: ignore[index]
-    read = reader.connection is not None
-    reader.close()
-    return found, read
+    with contextlib.closing(connection) if connection is not None else contextlib.nullcontext():
+        for path, name, settings in files:
+            try:
+                data = path.read_bytes()
+            except OSError:
+                found.append(("", 0, None))
+                continue
+            if not settings:
+                found.append(("", len(data), None))
+                continue
+            key, blob = cache_key(name, hashlib.sha256(data).hexdigest(), settings), None
+            if connection is not None and failure is None:
+                try:
+                    row = connection.execute("SELECT payload FROM results WHERE key = ?", (key,)).fetchone()
+                    blob = row[0] if row is not None and isinstance(row[0], bytes) else None
+                except sqlite3.Error as exc:
+                    failure = exc
+            intact = blob is not None and hashlib.sha256(memoryview(blob)[32:]).digest() == blob[:32]
+            found.append((key, len(data), blob[32:] if intact else None))  # type: ignore[index]
+    return found, failure
 
 
 class _EntryPickler(pickle.Pickler):

@@ -18,6 +18,7 @@ import contextlib
 import errno
 import hashlib
 import json
+import sqlite3
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import asdict, replace
@@ -85,8 +86,9 @@ def prepare(item: Input, config: Config, encoding: str | None, cache_dir: Path |
             profiles: dict[Path, Profile], settings: dict[int, tuple[Profile, str]] | None = None) -> Job | Processed:
     """The job for one input, or its result when the file is missing or its profile broken.
     `profiles` and `settings` keep what is the same for many files (by folder, by profile).
-    The file is not read: its job has no key until it is looked up (_looked_up); a worker
-    keys its result by the bytes it reads (batch._key)."""
+    The file is not read here: it is read for its key where it is looked up (_looked_up),
+    and again by the worker that parses it, which keys the result by those bytes
+    (batch._key)."""
     settings = {} if settings is None else settings
     try:
         size = item.path.stat().st_size  # one look at the disk: whether it is there, and its size
@@ -107,21 +109,22 @@ def prepare(item: Input, config: Config, encoding: str | None, cache_dir: Path |
         digest = settings[id(profile)][1]
     except OSError:
         size = 0
-    return Job(item, profile, "", config, encoding, cache_dir, size, digest)
+    return Job(item, profile, config, encoding, cache_dir, size, digest)
 
 
 LOOKUP = 512  # inputs looked up in the cache at a time (look_up), by a worker when there are some
-Lookups = tuple[list[tuple[str, int, bytes | None]], bool]
+Lookups = tuple[list[tuple[str, int, bytes | None]], sqlite3.Error | None]
 
 
 def _looked_up(inputs: list[Input], prepare_one: Callable[[Input], Job | Processed],
-               look: Callable[[list[Job]], Future[Lookups] | Lookups], index: CacheIndex) -> Iterator[tuple[Input, Job | Processed, bytes | None]]:
+               look: Callable[[list[Job]], Future[Lookups] | Lookups], index: CacheIndex,
+               ahead: int = 2) -> Iterator[tuple[Input, Job | Processed, bytes | None]]:
     """Each input prepared and, when it is a job, looked up in the cache: the job with its
-    key and size from the bytes read for it, and its entry's payload when there is one.
-    `look` takes LOOKUP inputs at a time, two such chunks ahead of the one given, so that
-    the workers read and hash the files while the parent unpickles what they found. When a
-    chunk could not be looked up throughout, `index` is closed: the cache is off for the
-    rest of the run, as when CacheIndex.get fails."""
+    size as read for its key, and its entry's payload when there is one.
+    `look` takes LOOKUP inputs at a time, `ahead` such chunks ahead of the one given, so
+    that the workers read and hash the files while the parent unpickles what they found.
+    When a chunk could not be looked up throughout, `index` fails as when its own lookup
+    fails: the cache is off for the rest of the run."""
     chunks = iter([inputs[at:at + LOOKUP] for at in range(0, len(inputs), LOOKUP)])
     pending: list[tuple[list[Input], list[Job | Processed], Future[Lookups] | Lookups]] = []
 
@@ -131,19 +134,19 @@ def _looked_up(inputs: list[Input], prepare_one: Callable[[Input], Job | Process
             prepared = [prepare_one(item) for item in chunk]
             pending.append((chunk, prepared, look([p for p in prepared if isinstance(p, Job)])))
 
-    start()
-    start()
+    for _ in range(ahead):
+        start()
     while pending:
         chunk, prepared, work = pending.pop(0)
         start()
-        found, read = work.result() if isinstance(work, Future) else work
-        if not read:
-            index.close()
+        found, failure = work.result() if isinstance(work, Future) else work
+        if failure is not None and index.connection is not None:
+            index.fail(failure)
         looked = iter(found)
         for item, job in zip(chunk, prepared):
             if isinstance(job, Job):
-                key, size, payload = next(looked)
-                yield item, replace(job, key=key, size=size), payload
+                _, size, payload = next(looked)
+                yield item, replace(job, size=size) if size != job.size else job, payload  # size: as read for its key
             else:
                 yield item, job, None
 
@@ -183,14 +186,27 @@ def iter_processed(inputs: list[Input], config: Config, encoding: str | None = N
     held = 0  # results done (cached, or back from a batch) and not yet yielded
     with contextlib.ExitStack() as stack:
         results_index = open_index(cache_dir, code_version()) if cache_dir is not None else None
-        if results_index is not None:
-            stack.callback(results_index.close)
+        stack.callback(lambda: results_index.close() if results_index is not None else None)  # after the workers have stopped
         pool: ProcessPoolExecutor | None = None
+        lookers: ProcessPoolExecutor | None = None  # the workers, when they look reports up
 
         def start_pool() -> None:
             nonlocal pool
             if pool is None and workers > 1 and len(inputs) >= 2 * workers:
                 pool = stack.enter_context(ProcessPoolExecutor(max_workers=workers))
+
+        looking = results_index is not None and results_index.connection is not None and not results_index.empty
+        if looking and workers > 1 and len(inputs) > LOOKUP:  # else the few reports are looked up here
+            # The workers are forked while this process holds no connection to the index: a
+            # process forked from one that does would take its locks on the file for its own
+            # (SQLite keeps them per process), and read past a writer.
+            results_index.close()  # type: ignore[union-attr]
+            start_pool()
+            if pool is not None:
+                pool.submit(int).result()  # the workers start at the first task
+                lookers = pool
+            results_index = open_index(cache_dir, code_version())  # type: ignore[arg-type]
+            looking = results_index.connection is not None and not results_index.empty
 
         def send(full: bool) -> None:
             nonlocal outstanding
@@ -233,16 +249,15 @@ def iter_processed(inputs: list[Input], config: Config, encoding: str | None = N
 
         def look(jobs: list[Job]) -> Future[Lookups] | Lookups:
             if results_index is None or results_index.connection is None:  # the cache was turned off: nothing to look up
-                return [("", job.size, None) for job in jobs], True
+                return [("", job.size, None) for job in jobs], None
             files = [(job.item.path, job.item.name, job.settings) for job in jobs]
-            if pool is not None:
-                return pool.submit(look_up, files, results_index.path, results_index.version)
-            return look_up(files, results_index.path, results_index.version)
+            if lookers is not None:
+                return lookers.submit(look_up, files, results_index.path)
+            return look_up(files, results_index.path)
 
         prepared_inputs: Iterator[tuple[Input, Job | Processed, bytes | None]]
-        if results_index is not None and results_index.connection is not None and not results_index.empty:
-            start_pool()  # the files are read for their keys and looked up there
-            prepared_inputs = _looked_up(inputs, prepare_one, look, results_index)
+        if looking:  # the files are read for their keys and looked up, by the workers when they look
+            prepared_inputs = _looked_up(inputs, prepare_one, look, results_index, ahead=max(2, workers))  # type: ignore[arg-type]
         else:  # nothing to look up: no cache, or an empty one
             prepared_inputs = ((item, prepare_one(item), None) for item in inputs)
         for item, prepared, payload in prepared_inputs:

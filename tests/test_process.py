@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import shutil
@@ -376,20 +377,73 @@ def test_a_file_not_read_for_its_key_is_kept_under_the_same_key(archive: Path, c
     bytes it read: the key look_up computes from the file to find it in a later run."""
     item = find_inputs([archive]).inputs[0]
     job = process.prepare(item, config, None, tmp_path / "cache", {})
-    assert isinstance(job, process.Job) and not job.key and job.size == item.path.stat().st_size
+    assert isinstance(job, process.Job) and job.size == item.path.stat().st_size
     index = cache_store.open_index(tmp_path / "cache", "v")
     index.close()
-    [(key, size, payload)], read = cache_store.look_up([(item.path, item.name, job.settings)], index.path, "v")
-    assert read and key and payload is None and size == job.size
+    [(key, size, payload)], failure = cache_store.look_up([(item.path, item.name, job.settings)], index.path)
+    assert failure is None and key and payload is None and size == job.size
     [result] = batch.parse_batch([job]).results
     assert batch._key(job, result) == key
 
 
-def _look_up_noting_where(files: list[tuple[Path, str, str]], index: Path, version: str) -> tuple[list, bool]:  # type: ignore[type-arg]
+def test_look_up_gives_an_entry_only_when_it_is_whole(archive: Path, config: Config, tmp_path: Path) -> None:
+    """An entry whose bytes no longer match the sha256 it starts with is none; a file that
+    cannot be read, or has no settings, has no key."""
+    import sqlite3
+
+    cache = tmp_path / "cache"
+    process.process_all(find_inputs([archive]).inputs, config, cache_dir=cache)
+    inputs = find_inputs([archive]).inputs[:2]
+    settings = [process.prepare(i, config, None, cache, {}).settings for i in inputs]  # type: ignore[union-attr]
+    files = [(i.path, i.name, s) for i, s in zip(inputs, settings)]
+    index = cache / cache_store.INDEX
+    found, failure = cache_store.look_up(files, index)
+    assert failure is None and all(payload is not None for _, _, payload in found)
+    with contextlib.closing(sqlite3.connect(index)) as connection, connection:
+        payload = connection.execute("SELECT payload FROM results WHERE key = ?", (found[0][0],)).fetchone()[0]
+        connection.execute("UPDATE results SET payload = ? WHERE key = ?", (payload[:-1] + bytes([payload[-1] ^ 1]), found[0][0]))
+    again, _ = cache_store.look_up([*files, (tmp_path / "gone.txt", "gone.txt", settings[0]), (inputs[0].path, inputs[0].name, "")], index)
+    assert again[0] == (found[0][0], found[0][1], None) and again[1] == found[1]
+    assert again[2] == ("", 0, None) and again[3] == ("", inputs[0].path.stat().st_size, None)
+
+
+@pytest.mark.parametrize("error", ["malformed", "locked"])
+def test_an_index_a_lookup_cannot_read_turns_the_cache_off_for_the_run(tmp_path: Path, config: Config, error: str,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """look_up only says what failed; the run, which owns the index, turns the cache off
+    from there on (no more hits, no packs nobody would find) and removes a damaged index."""
+    import sqlite3
+
+    from benchmarks.generate import generate
+
+    generate(tmp_path / "raw", 1_000, municipalities=4, years=4, workers=1)
+    inputs = find_inputs([tmp_path / "raw"]).inputs
+    cache = tmp_path / "cache"
+    process.process_all(inputs, config, cache_dir=cache)
+    packs = sorted((cache / cache_store.PACKS).iterdir())
+    calls: list[int] = []
+
+    def failing_after_one(files: list[tuple[Path, str, str]], index: Path) -> process.Lookups:
+        calls.append(len(files))
+        found, failure = cache_store.look_up(files, index)
+        fault = (sqlite3.DatabaseError if error == "malformed" else sqlite3.OperationalError)(error)
+        return (found, failure) if len(calls) == 1 else ([(key, size, None) for key, size, _ in found], fault)
+
+    monkeypatch.setattr(process, "LOOKUP", 10)
+    monkeypatch.setattr(process, "look_up", failing_after_one)
+    again = process.process_all(inputs, config, cache_dir=cache)
+    assert [r.cached for r in again] == [True] * 10 + [False] * 54
+    assert calls == [10] * 4  # the failing chunk and the two already on their way; none of the other three
+    assert [r.report.sha256 for r in again] == [r.report.sha256 for r in process.process_all(inputs, config)]  # type: ignore[union-attr]
+    assert sorted((cache / cache_store.PACKS).iterdir()) == packs  # none written for the reports parsed again
+    assert (cache / cache_store.INDEX).exists() == (error == "locked")
+
+
+def _look_up_noting_where(files: list[tuple[Path, str, str]], index: Path) -> process.Lookups:
     """look_up, noting the process it ran in (a module's function: the workers get it by name)."""
     with open(os.environ["LOOKED_UP_IN"], "a", encoding="utf-8") as noted:
         noted.write(f"{os.getpid()}\n")
-    return cache_store.look_up(files, index, version)
+    return cache_store.look_up(files, index)
 
 
 def test_a_rebuild_looks_reports_up_in_the_workers(tmp_path: Path, config: Config, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -442,6 +496,33 @@ def test_a_file_changed_after_the_parent_read_it_is_kept_under_its_new_bytes(tmp
     assert again.report is not None and again.report.sha256 == hashlib.sha256(before.encode("utf-8")).hexdigest()
 
 
+def test_a_file_that_could_not_be_read_for_a_moment_is_not_kept(tmp_path: Path, config: Config,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """A file moved away between its lookup and its parsing is unreadable in that run only:
+    once back, it is parsed, not given the failure from the cache under its bytes' key."""
+    report = tmp_path / "raw" / "r.txt"
+    report.parent.mkdir()
+    shutil.copy(SEED, report)
+    inputs = find_inputs([tmp_path / "raw"]).inputs
+    cache = tmp_path / "cache"
+    process.process_all(inputs, config, cache_dir=cache)  # the cache is no longer empty
+    report.write_text(SEED.read_text(encoding="utf-8") + "\n", encoding="utf-8")  # a correction: not in the cache
+    look_up = process.look_up
+
+    def moved_away_after(*args, **kwargs):  # type: ignore[no-untyped-def]
+        found = look_up(*args, **kwargs)
+        report.rename(tmp_path / "away.txt")
+        return found
+
+    monkeypatch.setattr(process, "look_up", moved_away_after)
+    [failed] = process.process_all(inputs, config, cache_dir=cache)
+    assert failed.report is None and [p.code for p in failed.problems] == ["file-unreadable"]
+    monkeypatch.setattr(process, "look_up", look_up)
+    (tmp_path / "away.txt").rename(report)
+    [back] = process.process_all(inputs, config, cache_dir=cache)
+    assert back.report is not None and not back.cached
+
+
 def test_prepare_takes_a_file_gone_since_it_was_found_for_missing(tmp_path: Path, config: Config) -> None:
     """A file removed (or a folder on its path turned into a file) after the inputs were
     listed is reported as missing; one that is there gives its job with its size."""
@@ -456,4 +537,3 @@ def test_prepare_takes_a_file_gone_since_it_was_found_for_missing(tmp_path: Path
         assert result.problems[0].params["reason"] == "there is no such file or folder"
     job = process.prepare(Input(present, tmp_path, present.name), config, None, None, {})
     assert isinstance(job, process.Job) and job.size == SEED.stat().st_size
-    assert not job.key  # the file is read for its key where it is looked up
