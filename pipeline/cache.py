@@ -58,16 +58,6 @@ class CacheIndex:
     connection: sqlite3.Connection | None = None
     empty: bool = False  # nothing was in it when opened: a first build looks nothing up
 
-    def get(self, key: str) -> bytes | None:
-        if self.connection is None or self.empty:
-            return None
-        try:
-            row = self.connection.execute("SELECT payload FROM results WHERE key = ?", (key,)).fetchone()
-        except sqlite3.Error as exc:
-            self.fail(exc)
-            return None
-        return row[0] if row is not None and isinstance(row[0], bytes) else None
-
     def put(self, entries: list[tuple[str, bytes, str | None]]) -> None:
         """A batch's pickled results, each after its sha256, with the pack its records are
         in (a name in PACKS, None for none), in one transaction."""

@@ -346,8 +346,9 @@ def test_cached_results_do_not_pile_up_behind_a_report_being_parsed(tmp_path: Pa
 
 @pytest.mark.parametrize("error", ["malformed", "locked"])
 def test_an_index_that_fails_during_a_run_turns_the_cache_off(tmp_path: Path, error: str) -> None:
-    """Damage found while reading turns the cache off and removes the index; a busy index
-    turns it off and is left alone."""
+    """Damage found while writing turns the cache off and removes the index; a busy index
+    turns it off and is left alone (a lookup that fails:
+    test_an_index_a_lookup_cannot_read_turns_the_cache_off_for_the_run)."""
     import sqlite3
 
     index = cache_store.open_index(tmp_path, "v")
@@ -360,14 +361,20 @@ def test_an_index_that_fails_during_a_run_turns_the_cache_off(tmp_path: Path, er
     index.connection.close()
 
     class Failing:
-        def execute(self, *args: object) -> None:
+        def __enter__(self) -> Failing:
+            return self
+
+        def __exit__(self, *exc: object) -> None:
+            pass
+
+        def executemany(self, *args: object) -> None:
             raise (sqlite3.DatabaseError if error == "malformed" else sqlite3.OperationalError)(error)
 
         def close(self) -> None:
             pass
 
     index.connection = Failing()  # type: ignore[assignment]
-    assert index.get("a key") is None
+    index.put([("a key", b"an entry", None)])
     assert index.connection is None
     assert index.path.exists() == (error == "locked")
 
