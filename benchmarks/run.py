@@ -118,7 +118,7 @@ TIMED = [
     ("check (checks ∥ privacy scan)", "build", "validate_all"),
     ("· to_tables", "validation", "to_tables"),
     ("· checks + rules", "validation", "validate_tables"),
-    ("· privacy scan", "privacy", "scan_tables"),
+    ("· privacy scan", "privacy_tables", "scan_tables"),
     ("write", "writers", "PackageWriter.write"),
     ("write", "writers", "PackageWriter.close"),
     ("write", "side_writer", "SideWriter.finish"),

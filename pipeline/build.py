@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from . import cache, ckan, dcat, landing, package, portal, privacy, process, publish, rejects, side_writer
+from . import cache, ckan, dcat, landing, package, portal, privacy_tables, process, publish, rejects, side_writer
 from .config import Config
 from .errors import Problem, errors_in
 from .landing import Digest
@@ -180,9 +180,9 @@ def _run(paths: list[Path], config: Config, options: Options, sink: Sink, keep_g
             known.setdefault(p.file, []).append(p)
         outcome.kept_clean = keep_going
         dropped = {p.file for p in errors_in(outcome.problems) if p.row is None} if keep_going else set()
-        office = privacy.office_numbers(set().union(*(spool.phones.get(r.file, set()) for r in selection.reports
+        office = privacy_tables.office_numbers(set().union(*(spool.phones.get(r.file, set()) for r in selection.reports
                                                       if r.file not in dropped)))
-        seen = privacy.Seen(office)  # what the privacy scan found in the texts of earlier parts
+        seen = privacy_tables.Seen(office)  # what the privacy scan found in the texts of earlier parts
         groups = list(spool.groups(selection.reports))
         places = [[spool.places[id(r)] for r in group] for group in groups]
         with writing_parts(places, outcome.publishable) if writing_parts is not None else contextlib.nullcontext():

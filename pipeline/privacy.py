@@ -2,10 +2,8 @@
 
 :func:`scan_text` finds, in one string, what looks like personal information
 and returns :class:`Finding` records (kind, span, masked rendering — never the
-value in full). :func:`scan_tables` runs it over every string column of the
-tables about to be published and returns :class:`~pipeline.errors.Problem`
-records located by file, row, No and field, unless a reviewed exception in
-the configuration covers the finding.
+value in full). ``privacy_tables.scan_tables`` runs it over every string column
+of the tables about to be published.
 
 Kinds and what counts (matched on a copy with full-width digits, letters and
 dashes folded to ASCII, so ``０９０－１２３４－５６７８`` is found too):
@@ -38,17 +36,12 @@ dashes folded to ASCII, so ``０９０－１２３４－５６７８`` is found 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
-import pyarrow as pa
-import pyarrow.compute as pc
-
 from .config import ConfigError
-from .errors import Problem
-from .normalize import Normalized, locate
-from .text import char_class, fold_number, fold_width, folds_into, unfolded
+from .text import fold_number, fold_width
 
 KINDS: dict[str, tuple[str, str]] = {
     "email": ("an e-mail address", "メールアドレス"),
@@ -77,7 +70,7 @@ GENERIC_ENDINGS = tuple(
 NOT_HONORIFIC_NEXT = {"様": "式子々相態な性化", "さま": "ざ", "氏": "名族"}
 
 _NUMERAL = r"(?:[0-9]{1,4}|[一二三四五六七八九十〇百]{1,4})"
-_NAME_CHAR = r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff々〆ヵヶ\u30a1-\u30fa\u30fc]"
+NAME_CHAR = r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff々〆ヵヶ\u30a1-\u30fa\u30fc]"
 _OPEN = r"(?<![0-9A-Za-z])(?<![0-9]-)"  # a number starts here: no digit or letter, or digit-dash, before
 _CLOSE = r"(?![0-9A-Za-z])(?!-[0-9])"
 _STRICT_OPEN = r"(?<![0-9A-Za-z])(?<![0-9][- ])"  # 12+ digit numbers: not part of a longer group
@@ -106,7 +99,7 @@ _STREET = re.compile(
     rf"|(?<=[町村字]) ?[0-9]{{1,4}}-[0-9]{{1,4}}(?:-[0-9]{{1,4}})?(?![0-9])(?!-[0-9])"
 )
 _STREET_MARKS = ("番", "丁目", "町", "村", "字")  # each of _STREET's forms has one: 番地, 番…号, 丁目, 町1-2-3
-_NAME = re.compile(rf"((?:(?![様氏]){_NAME_CHAR}){{1,8}})(様|さま|さん|氏)")
+_NAME = re.compile(rf"((?:(?![様氏]){NAME_CHAR}){{1,8}})(様|さま|さん|氏)")
 
 
 @dataclass(frozen=True)
@@ -213,10 +206,10 @@ def _name_is_generic(name: str) -> bool:
 def scan_text(text: str, office_phones: Iterable[str] = ()) -> list[Finding]:
     """What in `text` looks like personal information, in order; overlapping matches
     are reported once, as the longest."""
-    return _scan(text, frozenset(national_number(p) for p in office_phones))
+    return scan_national(text, frozenset(national_number(p) for p in office_phones))
 
 
-def _scan(text: str, office: frozenset[str]) -> list[Finding]:
+def scan_national(text: str, office: frozenset[str]) -> list[Finding]:
     """scan_text with the office numbers already in their national form."""
     view = fold_width(text)
     found: list[tuple[str, int, int]] = []
@@ -293,102 +286,3 @@ def load_exceptions(settings: Mapping[str, Any]) -> list[PrivacyException]:
                 raise ConfigError(f"{where} #{i}: the pattern is not a regular expression: {exc}") from None
         out.append(PrivacyException(**{k: (str(v) if v is not None else None) for k, v in entry.items()}))
     return out
-
-
-def office_phones(tables: Mapping[str, pa.Table]) -> set[str]:
-    """Landlines the build publishes as offices' contact numbers."""
-    incidents = tables.get("incidents")
-    if incidents is None or "contact_phone" not in incidents.column_names:
-        return set()
-    return {p for p in pc.unique(incidents.column("contact_phone")).to_pylist() if p and not is_mobile(p)}
-
-
-def office_numbers(phones: Iterable[str]) -> frozenset[str]:
-    """The landlines among contact phones, in the national form the scan compares."""
-    return frozenset(national_number(p) for p in phones if p and not is_mobile(p))
-
-
-# A superset of what scan_text can find, in RE2 syntax for Arrow: a value that does not match
-# cannot hold a finding, so only the few that do are scanned in Python. scan_text reads the
-# text folded (text.fold_number); each character here stands for all that fold into it
-# (text.unfolded), so the values are matched as they are, unfolded. A hypothesis test
-# (tests/test_privacy_prefilter.py) checks it against scan_text itself.
-# digits: what folds into 0-9, and every other digit Python's \\d takes (the detectors use it)
-_D = char_class(folds_into("0123456789") | {chr(c) for c in range(0x110000) if chr(c).isdecimal()})
-_S, _SPACE = unfolded("-() +"), unfolded(" ")
-PREFILTER = (
-    f"{unfolded('@')}|[〒様氏番]|さま|さん|丁目|郵便"  # e-mail, postal mark, honorifics, 番地/番…号 and 丁目 addresses
-    f"|(?:{unfolded('+')}{unfolded('8')}{unfolded('1')}|{unfolded('0')}){unfolded('-() ')}{{0,4}}"  # phones start 0 or +81
-    f"{_D}{{0,4}}{_S}{{0,3}}{_D}{{1,4}}{_S}{{0,3}}{_D}{{3,4}}"
-    f"|{_D}{{4}}{_S}{{0,3}}{_D}{{4,6}}{_S}{{0,3}}{_D}{{4,5}}"  # my-number (4-4-4), card (4-4-4-4, 4-6-5) groups
-    f"|{_D}{{3}}{unfolded('-')}?{_D}{{4}}"  # postal code
-    f"|[町村字]{_SPACE}?{_D}{{1,4}}{_S}{{1,3}}{_D}"  # 町1-2-3
-)
-
-
-# Made by the pipeline from configuration and arithmetic, never copied from a clerk's text.
-GENERATED = frozenset({"incident_id", "report_id", "municipality_code", "source_sha256"})
-
-
-SEEN_CHARS = 4_000_000  # characters of text whose findings a run remembers, at most (see Seen)
-
-
-@dataclass
-class Seen:
-    """What the scan found in the texts a run has scanned with these office numbers: the
-    parts of an archive share many dates and summaries. Forgotten when they come to more
-    than SEEN_CHARS characters, so that it stays small."""
-
-    office: frozenset[str]
-    found: dict[str, list[Finding]] = field(default_factory=dict)
-    chars: int = 0
-
-    def scan(self, text: str) -> list[Finding]:
-        found = self.found.get(text)
-        if found is None:
-            if self.chars + len(text) > SEEN_CHARS:
-                self.found.clear()
-                self.chars = 0
-            found = self.found[text] = _scan(text, self.office)
-            self.chars += len(text)
-        return found
-
-
-def scan_tables(tables: Mapping[str, pa.Table], normalized: Normalized, exceptions: Sequence[PrivacyException] = (),
-                office: frozenset[str] | None = None, seen: Seen | None = None) -> list[Problem]:
-    """Every string cell of the tables about to be published; one Problem per finding.
-    Each column's distinct values are pre-filtered with one vectorized regex; only the
-    candidates are scanned, and only the rows holding a finding are located. `seen`: what
-    earlier scans of the run found, used when made with the same office numbers."""
-    if office is None:  # else the whole archive's office numbers (office_numbers), when `tables` is one part of it
-        office = office_numbers(office_phones(tables))
-    if seen is None or seen.office != office:
-        seen = Seen(office)
-    problems: list[Problem] = []
-    for name, table in tables.items():
-        for fieldname in table.column_names:
-            column = table.column(fieldname)
-            if fieldname in GENERATED or not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
-                continue
-            distinct = pc.drop_null(pc.unique(column))
-            candidates = distinct.filter(pc.match_substring_regex(distinct, PREFILTER)).to_pylist()
-            flagged: dict[str, list[Finding]] = {}
-            for value in candidates:
-                found = [f for f in seen.scan(value) if not any(e.covers(f.kind, value[f.start:f.end], name, fieldname) for e in exceptions)]
-                if found:
-                    flagged[value] = found
-            if not flagged:
-                continue
-            rows = pc.indices_nonzero(pc.is_in(column, value_set=pa.array(list(flagged), column.type))).to_pylist()
-            for index, value in zip(rows, column.take(rows).to_pylist()):
-                for finding in flagged[value]:
-                    problems.append(_problem(normalized, name, index, fieldname, finding))
-    return problems
-
-
-def _problem(normalized: Normalized, table: str, index: int, fieldname: str, finding: Finding) -> Problem:
-    """Located as the schema checks are; never with the cell as written: it holds what was found."""
-    source, header = locate(normalized, table, index, fieldname)
-    en, ja = finding.label
-    return Problem("personal-information", source.file, source.row, source.no, fieldname, header, finding.masked,
-                   params={"kind": en, "kind_ja": ja, "table": table})

@@ -13,7 +13,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from . import checks, privacy, rules
+from . import checks, privacy, privacy_tables, rules
 from .config import Config
 from .errors import Problem
 from .normalize import ARROW, FIELD_COLUMN, Normalized, Source, locate
@@ -93,15 +93,15 @@ def validate_tables(tables: dict[str, pa.Table], normalized: Normalized, schemas
 
 
 def validate_all(normalized: Normalized, config: Config, office: frozenset[str] | None = None,
-                 seen: privacy.Seen | None = None) -> tuple[dict[str, pa.Table], list[Problem]]:
+                 seen: privacy_tables.Seen | None = None) -> tuple[dict[str, pa.Table], list[Problem]]:
     """The typed tables, and what the schema checks, the rules and the privacy scan find in
     them; `office`: the whole archive's office numbers, when `normalized` is one part, and
-    `seen` what the scan found in the texts of the parts before (privacy.scan_tables)."""
+    `seen` what the scan found in the texts of the parts before (privacy_tables.scan_tables)."""
     schemas = load_schemas()
     exceptions = privacy.load_exceptions(config.options)
     tables = to_tables(normalized, schemas)
     with ThreadPoolExecutor(max_workers=2) as pool:  # both read the tables only, mostly in Arrow (no GIL)
-        scanned = pool.submit(privacy.scan_tables, tables, normalized, exceptions, office, seen)
+        scanned = pool.submit(privacy_tables.scan_tables, tables, normalized, exceptions, office, seen)
         problems = validate_tables(tables, normalized, schemas)
         problems += scanned.result()
     return tables, problems

@@ -13,7 +13,7 @@ from click.testing import Result
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipeline import build, privacy
+from pipeline import build, privacy, privacy_tables
 from pipeline.config import Config, ConfigError, load_config
 from pipeline.text import fold_number
 
@@ -156,7 +156,7 @@ def test_exceptions_are_read_and_checked() -> None:
 def test_the_seed_has_no_finding(config: Config) -> None:
     outcome = build.check([SEED], config)
     assert outcome.tables["incidents"].num_rows == 7
-    assert privacy.scan_tables(outcome.tables, outcome.normalized) == []
+    assert privacy_tables.scan_tables(outcome.tables, outcome.normalized) == []
     assert not [p for p in outcome.problems if p.code == "personal-information"]
 
 
@@ -256,7 +256,7 @@ def test_load_config_keeps_exceptions_for_the_scan(tmp_path: Path) -> None:
 
 
 def test_texts_scanned_in_an_earlier_part_give_the_same_findings(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A run remembers what the scan found in each text (privacy.Seen), since parts share
+    """A run remembers what the scan found in each text (privacy_tables.Seen), since parts share
     dates and summaries: the findings are those of a scan of every part afresh, exceptions
     and office numbers applied as before; a memory made with other office numbers is not
     used, and one that is full is emptied."""
@@ -265,7 +265,7 @@ def test_texts_scanned_in_an_earlier_part_give_the_same_findings(monkeypatch: py
     from pipeline.normalize import Normalized, Source
 
     texts = [text for text, *_ in FOUND] + ["2024.4.8 (2024.4.15)", "会議資料を誤送付", "事務所0796-23-1111へ"]
-    office = privacy.office_numbers(["0796-23-1111"])
+    office = privacy_tables.office_numbers(["0796-23-1111"])
     exceptions = privacy.load_exceptions({"privacy_exceptions": [
         {"kind": "email", "text": "taro.yamada@example.co.jp", "reason": "r", "reviewed_by": "x"}]})
 
@@ -275,15 +275,52 @@ def test_texts_scanned_in_an_earlier_part_give_the_same_findings(monkeypatch: py
         return {"incidents": pa.table({"summary": pa.array(rows, pa.string())})}, normalized
 
     parts = [part(texts), part(texts[::-1]), part(texts[3:] + texts[:3])]
-    afresh = [privacy.scan_tables(t, n, exceptions, office) for t, n in parts]
+    afresh = [privacy_tables.scan_tables(t, n, exceptions, office) for t, n in parts]
     expected = {(row, privacy.KINDS[f.kind][0]) for row, text in enumerate(texts, 1) for f in privacy.scan_text(text, ["0796-23-1111"])
                 if not (f.kind == "email" and "taro.yamada" in text)}  # excepted
     assert {(p.row, p.params["kind"]) for p in afresh[0]} == expected and len(expected) > len(FOUND) - 2
-    seen = privacy.Seen(office)
-    assert [privacy.scan_tables(t, n, exceptions, office, seen) for t, n in parts] == afresh
+    seen = privacy_tables.Seen(office)
+    assert [privacy_tables.scan_tables(t, n, exceptions, office, seen) for t, n in parts] == afresh
     assert texts[0] in seen.found and "会議資料を誤送付" not in seen.found  # only the prefilter's candidates are scanned
-    assert privacy.scan_tables(*parts[0], exceptions, office, privacy.Seen(frozenset())) == afresh[0]  # other office numbers: not used
-    monkeypatch.setattr(privacy, "SEEN_CHARS", 60)
-    seen = privacy.Seen(office)
-    assert [privacy.scan_tables(t, n, exceptions, office, seen) for t, n in parts] == afresh
+    assert privacy_tables.scan_tables(*parts[0], exceptions, office, privacy_tables.Seen(frozenset())) == afresh[0]  # other office numbers: not used
+    monkeypatch.setattr(privacy_tables, "SEEN_CHARS", 60)
+    seen = privacy_tables.Seen(office)
+    assert [privacy_tables.scan_tables(t, n, exceptions, office, seen) for t, n in parts] == afresh
     assert 0 < seen.chars <= 60 and seen.chars == sum(map(len, seen.found))
+
+
+@settings(max_examples=1000, deadline=None)
+@given(st.from_regex(r"\A0[0-9]{1,3}-[0-9]{1,4}-[0-9]{3,4}\Z"), st.booleans())
+def test_a_value_left_out_of_the_scan_as_an_office_number_holds_no_finding(phone: str, other: bool) -> None:
+    """What scan_tables leaves out of the scan (privacy_tables._not_office) as an office number
+    holds nothing scan_text would find, with those office numbers."""
+    import pyarrow as pa
+
+    office = ["0796-23-1111"] if other else [phone]
+    left = privacy_tables._not_office(pa.array([phone]), privacy_tables.Seen(privacy_tables.office_numbers(office)).office_values)
+    if not len(left):
+        assert privacy.scan_text(phone, office) == []
+    if other and phone.replace("-", "") != "0796231111":
+        assert len(left) == 1  # another office's number is scanned
+
+
+def test_contact_phones_left_out_of_the_scan_are_only_office_numbers() -> None:
+    """Each row's findings are those of scan_text, whether or not the value was left out
+    of the scan as an office number: mobiles, numbers that are not the office's, and
+    office numbers written otherwise are still scanned."""
+    import pyarrow as pa
+
+    from pipeline.normalize import Normalized, Source
+
+    phones = ["0796-23-1111", "0796-23-2222", "090-1234-5678", "(0796)23-1111", "０７９６－２３－１１１１", "0796-23-1111 内線5",
+              "03-1234-5678", "0796-231-111", None]
+    office_of = ["0796-23-1111", "03-1234-5678"]
+    normalized = Normalized()
+    normalized.sources["incidents"] = [Source("a.txt", i + 1, str(i + 1)) for i in range(len(phones))]
+    table = {"incidents": pa.table({"contact_phone": pa.array(phones, pa.string())})}
+    found = privacy_tables.scan_tables(table, normalized, [], privacy_tables.office_numbers(office_of))
+    expected = {(row, privacy.KINDS[f.kind][0]) for row, text in enumerate(phones, 1) if text for f in privacy.scan_text(text, office_of)}
+    assert {(p.row, p.params["kind"]) for p in found} == expected
+    assert {row for row, _ in expected} == {2, 3}  # not the office's, and a mobile
+    scanned = privacy_tables._not_office(pa.array(phones[:-1]), privacy_tables.Seen(privacy_tables.office_numbers(office_of)).office_values).to_pylist()
+    assert scanned == [p for p in phones[:-1] if p not in ("0796-23-1111", "03-1234-5678", "0796-231-111")]
