@@ -95,10 +95,10 @@ class Seen:
     office: frozenset[str]
     found: dict[str, list[Finding]] = field(default_factory=dict)
     chars: int = 0
-    office_values: pa.Array = field(init=False)  # the office numbers of 10 or 11 digits as Arrow (_not_office)
+    office_values: pa.Array = field(init=False)  # as Arrow, those _not_office may leave out: 10 or 11 digits, no mobile
 
     def __post_init__(self) -> None:
-        self.office_values = pa.array(sorted(n for n in self.office if len(n) in (10, 11)), pa.string())
+        self.office_values = pa.array(sorted(n for n in self.office if len(n) in (10, 11) and not is_mobile(n)), pa.string())
 
     def scan(self, text: str) -> list[Finding]:
         found = self.found.get(text)

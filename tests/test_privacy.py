@@ -324,3 +324,5 @@ def test_contact_phones_left_out_of_the_scan_are_only_office_numbers() -> None:
     assert {row for row, _ in expected} == {2, 3}  # not the office's, and a mobile
     scanned = privacy_tables._not_office(pa.array(phones[:-1]), privacy_tables.Seen(privacy_tables.office_numbers(office_of)).office_values).to_pylist()
     assert scanned == [p for p in phones[:-1] if p not in ("0796-23-1111", "03-1234-5678", "0796-231-111")]
+    mobile = privacy_tables.Seen(frozenset({"09012345678", "0796231111"})).office_values  # a mobile given as an office number
+    assert privacy_tables._not_office(pa.array(["090-1234-5678", "0796-23-1111"]), mobile).to_pylist() == ["090-1234-5678"]
