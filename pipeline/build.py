@@ -28,7 +28,7 @@ from .process import Progress, iter_processed
 from .readers import RawReport
 from .schema import TABLES, load_schemas
 from .sources import find_inputs, select_reports
-from .spool import Place, Spool
+from .spool import SPOOL_PREFIX, Place, Spool
 from .validation import to_tables, validate_all
 from .writers import FORMATS, PackageWriter, WrittenFile
 
@@ -151,7 +151,7 @@ def _run(paths: list[Path], config: Config, options: Options, sink: Sink, keep_g
         warmed = beside.submit(_arrow_lists_ready)
         found = find_inputs(paths)
     warmed.result()  # its error, if it had one, rather than none
-    folder = Path(tempfile.mkdtemp(prefix="pipeline-spool-", dir=spool_in))
+    folder = Path(tempfile.mkdtemp(prefix=SPOOL_PREFIX, dir=spool_in))
     # the cache held to the end: the parts are read from its packs
     with cache.in_use(options.cache_dir, process.code_version()), Spool(load_schemas(), options.part_incidents, folder) as spool:
         processed = []

@@ -25,6 +25,7 @@ import json
 import os
 import pickle
 import re
+import shutil
 import sqlite3
 import time
 import uuid
@@ -37,7 +38,7 @@ import pyarrow as pa
 
 from .config import Profile
 from .schema import TABLES
-from .spool import write_chunk
+from .spool import SPOOL_PREFIX, write_chunk
 from .writers import sha256_of
 
 PACKS = "packs"  # the cache's subfolder of batch packs: a batch's records, which its reports' entries point into
@@ -171,11 +172,12 @@ def prune(cache_dir: Path, version: str) -> tuple[int, int]:
     entries were stamped), then every pack no entry left points to: at once when only the
     removed ones did, else once it is STRAY_PACK_AGE old (left by a stopped run, or by one
     of a version from before the lock: such a run writes a pack a moment before the
-    entries that point into it); and the files of the layout before the index. Call it
-    holding the lock alone (in_use). How many entries and packs went; an index that
-    cannot be written now (read-only, busy, damaged) is left as it is, and so is a file
-    that cannot be removed."""
+    entries that point into it); the files of the layout before the index, and the spool
+    folders of killed runs, once as old. Call it holding the lock alone (in_use). How
+    many entries and packs went; an index that cannot be written now (read-only, busy,
+    damaged) is left as it is, and so is a file that cannot be removed."""
     removed, gone, kept = 0, set(), set()
+    _remove_old_spools(cache_dir)
     if (cache_dir / INDEX).exists():
         try:
             with contextlib.closing(sqlite3.connect(cache_dir / INDEX, timeout=10)) as connection:
@@ -222,6 +224,19 @@ def _remove_old_layout(cache_dir: Path) -> None:
                 with contextlib.suppress(OSError):
                     if now - entry.stat(follow_symlinks=False).st_mtime > STRAY_PACK_AGE:
                         os.unlink(entry.path)
+
+
+def _remove_old_spools(cache_dir: Path) -> None:
+    """The spool folders runs that were killed left in the cache folder (where `check`
+    spools), once STRAY_PACK_AGE old: a run removes its own when it ends, holding the
+    cache all the while, and one of a version from before that may still be running."""
+    now = time.time()
+    with contextlib.suppress(OSError), os.scandir(cache_dir) as entries:
+        for entry in entries:
+            if entry.name.startswith(SPOOL_PREFIX) and entry.is_dir(follow_symlinks=False):
+                with contextlib.suppress(OSError):
+                    if now - entry.stat(follow_symlinks=False).st_mtime > STRAY_PACK_AGE:
+                        shutil.rmtree(entry.path)
 
 
 def _wal(connection: sqlite3.Connection) -> None:

@@ -36,6 +36,8 @@ from .normalize import Normalized, Source
 from .readers import RawReport
 from .schema import TABLES, TableSchema, typed_table
 
+SPOOL_PREFIX = "pipeline-spool-"  # a spool folder's name begins so (cache.prune removes those a killed run left)
+
 SOURCE_COLUMNS = ("_source_file", "_source_row", "_source_no")
 _SOURCE_FIELDS = [pa.field("_source_file", pa.string()), pa.field("_source_row", pa.int64()), pa.field("_source_no", pa.string())]
 
@@ -149,7 +151,7 @@ class Spool:
 
     schemas: dict[str, TableSchema]
     chunk_incidents: int = 50_000
-    folder: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="pipeline-spool-")))  # build: in its staging folder
+    folder: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix=SPOOL_PREFIX)))  # build: in its staging folder
     places: dict[int, Place] = field(default_factory=dict)  # id(report) -> its place
     kept: dict[int, Kept] = field(default_factory=dict)  # id(report) -> its problems and counts
     headers: dict[str, dict[str, str]] = field(default_factory=dict)  # file -> column key -> header text

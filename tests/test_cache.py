@@ -115,6 +115,22 @@ def test_an_index_from_before_the_stamps_is_brought_up_to_date(tmp_path: Path) -
     assert entries(tmp_path) == [("new", "this version", "batch-1")]
 
 
+def test_a_killed_check_s_spool_in_the_cache_goes_once_a_day_old(tmp_path: Path, config: Config) -> None:
+    """check() spools into the cache folder and removes its spool when it ends; a killed
+    run cannot, and the next run that holds the cache alone removes it once a day old.
+    A younger one, or a folder that is not a spool, stays; the run's own spool goes."""
+    cache = tmp_path / "cache"
+    killed, young, other = cache / "pipeline-spool-killed", cache / "pipeline-spool-young", cache / "notes"
+    for folder in (killed, young, other):
+        (folder / "batch-1").mkdir(parents=True)
+    a_week_ago = time.time() - 7 * 24 * 3600
+    for folder in (killed, other):
+        os.utime(folder, (a_week_ago, a_week_ago))
+    assert check([SEED], config, Options(cache_dir=cache)).reports
+    assert not killed.exists() and young.exists() and other.exists()
+    assert sorted(p.name for p in cache.glob("pipeline-spool-*")) == [young.name]  # its own spool is gone too
+
+
 def test_the_layout_before_the_index_goes_once_a_day_old(tmp_path: Path) -> None:
     """Versions before the index kept each result as <key>.pickle in the cache folder."""
     key, other = "ab" * 32, "cd" * 32
