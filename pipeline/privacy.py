@@ -69,7 +69,8 @@ GENERIC_ENDINGS = tuple(
 # The honorific's character is part of a word when followed by these (様式, 様子, 氏名).
 NOT_HONORIFIC_NEXT = {"様": "式子々相態な性化", "さま": "ざ", "氏": "名族"}
 
-_NUMERAL = r"(?:[0-9]{1,4}|[一二三四五六七八九十〇百]{1,4})"
+KANJI_NUMERALS = "一二三四五六七八九十〇百"  # the numerals a street number may be written in
+_NUMERAL = rf"(?:[0-9]{{1,4}}|[{KANJI_NUMERALS}]{{1,4}})"
 NAME_CHAR = r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff々〆ヵヶ\u30a1-\u30fa\u30fc]"
 _OPEN = r"(?<![0-9A-Za-z])(?<![0-9]-)"  # a number starts here: no digit or letter, or digit-dash, before
 _CLOSE = r"(?![0-9A-Za-z])(?!-[0-9])"
@@ -194,7 +195,7 @@ def mask(kind: str, found: str) -> str:
         name = found[: -len(honorific)]
         shown = name[:1] if len(name) > 1 else ""
         return shown + "＊" * (len(name) - len(shown)) + honorific
-    digits = [i for i, c in enumerate(found) if c.isdigit() or c in "一二三四五六七八九十〇百"]
+    digits = [i for i, c in enumerate(found) if c.isdigit() or c in KANJI_NUMERALS]
     keep = set(digits[-2:]) if len(digits) >= 8 else set()
     return "".join(c if i in keep or i not in digits else "*" for i, c in enumerate(found))
 

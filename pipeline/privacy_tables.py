@@ -19,7 +19,7 @@ import pyarrow.compute as pc
 
 from .errors import Problem
 from .normalize import Normalized, locate
-from .privacy import NAME_CHAR, Finding, PrivacyException, is_mobile, national_number, scan_national
+from .privacy import KANJI_NUMERALS, NAME_CHAR, Finding, PrivacyException, is_mobile, national_number, scan_national
 from .text import char_class, folds_into, unfolded
 
 
@@ -44,11 +44,10 @@ def office_numbers(phones: Iterable[str]) -> frozenset[str]:
 # digits: what folds into 0-9, and every other digit Python's \\d takes (the detectors use it)
 _D = char_class(folds_into("0123456789") | {chr(c) for c in range(0x110000) if chr(c).isdecimal()})
 _S, _SPACE = unfolded("-() +"), unfolded(" ")
-_KANJI_NUMERAL = "[一二三四五六七八九十〇百]"
 _NAME_CLASS = re.sub(r"\\u([0-9a-f]{4})", r"\\x{\1}", NAME_CHAR)  # privacy.NAME_CHAR in RE2's syntax
 PREFILTER = (
     f"{unfolded('@')}|〒|丁目|郵便"  # e-mail, postal mark, 丁目 addresses
-    f"|(?:{_D}|{_KANJI_NUMERAL})番"  # 番地 and 番…号 follow a numeral (privacy._STREET)
+    f"|(?:{_D}|[{KANJI_NUMERALS}])番"  # 番地 and 番…号 follow a numeral (privacy._STREET)
     f"|{_NAME_CLASS}(?:[様氏]|さま|さん)"  # an honorific after a name's character (privacy._NAME; fold_width changes none of them)
     f"|{unfolded('+')}{unfolded('8')}{unfolded('1')}{unfolded('-() ')}{{0,4}}"  # a phone from abroad: +81 ...
     f"{_D}{{0,4}}{_S}{{0,3}}{_D}{{1,4}}{_S}{{0,3}}{_D}{{3,4}}"
@@ -62,10 +61,11 @@ PREFILTER = (
 
 # An office number as parse_phone writes it. Such a text holds no finding when its digits are
 # an office number (10 or 11 of them, no mobile): privacy._PHONE reads it whole, and that is all
-# it finds; _MY_NUMBER needs 12 digits, _CARD 13; _POSTAL's bare form needs a group of 3
-# with nothing before it and a group of 4 with no "-digit" after it, and here the middle
-# group follows "digit-" and the first is followed by "-digit"; no other detector has
-# its characters. A hypothesis test (tests/test_privacy.py) checks it against scan_text.
+# it finds; _MY_NUMBER needs 12 digits, _CARD 13. _POSTAL's bare form needs 3 digits with
+# no digit and no "digit-" before them, so only the first group, whole, and then the group
+# after it, whole, with no "-digit" after it: that is the middle group, and the last
+# follows it. No other detector has its characters. A hypothesis test
+# (tests/test_privacy.py) checks it against scan_text.
 _OFFICE_FORM = r"^0[0-9]{1,3}-[0-9]{1,4}-[0-9]{3,4}$"
 
 
