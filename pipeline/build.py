@@ -181,7 +181,7 @@ def _run(paths: list[Path], config: Config, options: Options, sink: Sink, keep_g
         outcome.kept_clean = keep_going
         dropped = {p.file for p in errors_in(outcome.problems) if p.row is None} if keep_going else set()
         office = privacy_tables.office_numbers(set().union(*(spool.phones.get(r.file, set()) for r in selection.reports
-                                                      if r.file not in dropped)))
+                                                             if r.file not in dropped)))
         seen = privacy_tables.Seen(office)  # what the privacy scan found in the texts of earlier parts
         groups = list(spool.groups(selection.reports))
         places = [[spool.places[id(r)] for r in group] for group in groups]
