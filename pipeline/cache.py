@@ -177,7 +177,7 @@ def prune(cache_dir: Path, version: str) -> tuple[int, int]:
     many entries and packs went; an index that cannot be written now (read-only, busy,
     damaged) is left as it is, and so is a file that cannot be removed."""
     removed, gone, kept = 0, set(), set()
-    _remove_old_spools(cache_dir)
+    _remove_leftovers(cache_dir)
     if (cache_dir / INDEX).exists():
         try:
             with contextlib.closing(sqlite3.connect(cache_dir / INDEX, timeout=10)) as connection:
@@ -191,7 +191,6 @@ def prune(cache_dir: Path, version: str) -> tuple[int, int]:
                 kept = {pack for (pack,) in connection.execute("SELECT DISTINCT pack FROM results WHERE pack IS NOT NULL")}
         except sqlite3.Error:
             return 0, 0
-    _remove_old_layout(cache_dir)
     files: dict[str, list[Path]] = {}
     try:
         for path in (cache_dir / PACKS).iterdir():
@@ -214,29 +213,23 @@ def prune(cache_dir: Path, version: str) -> tuple[int, int]:
 _OLD_LAYOUT = re.compile(r"[0-9a-f]{64}\.pickle|\.[0-9a-f]{64}\.[0-9]+\.tmp")
 
 
-def _remove_old_layout(cache_dir: Path) -> None:
-    """The files of the layout before the index, once STRAY_PACK_AGE old (such a version,
-    which takes no lock, may still be running): no version reads them now."""
+def _remove_leftovers(cache_dir: Path) -> None:
+    """What no run of this version reads, once STRAY_PACK_AGE old: the files of the layout
+    before the index (such a version, which takes no lock, may still be running), and the
+    spool folders of killed runs (`check` spools into the cache folder and removes its
+    own when it ends, holding the cache all the while)."""
     now = time.time()
     with contextlib.suppress(OSError), os.scandir(cache_dir) as entries:
         for entry in entries:
-            if _OLD_LAYOUT.fullmatch(entry.name) and entry.is_file(follow_symlinks=False):
+            spool = entry.name.startswith(SPOOL_PREFIX) and entry.is_dir(follow_symlinks=False)
+            if spool or (_OLD_LAYOUT.fullmatch(entry.name) and entry.is_file(follow_symlinks=False)):
                 with contextlib.suppress(OSError):
-                    if now - entry.stat(follow_symlinks=False).st_mtime > STRAY_PACK_AGE:
-                        os.unlink(entry.path)
-
-
-def _remove_old_spools(cache_dir: Path) -> None:
-    """The spool folders runs that were killed left in the cache folder (where `check`
-    spools), once STRAY_PACK_AGE old: a run removes its own when it ends, holding the
-    cache all the while, and one of a version from before that may still be running."""
-    now = time.time()
-    with contextlib.suppress(OSError), os.scandir(cache_dir) as entries:
-        for entry in entries:
-            if entry.name.startswith(SPOOL_PREFIX) and entry.is_dir(follow_symlinks=False):
-                with contextlib.suppress(OSError):
-                    if now - entry.stat(follow_symlinks=False).st_mtime > STRAY_PACK_AGE:
+                    if now - entry.stat(follow_symlinks=False).st_mtime <= STRAY_PACK_AGE:
+                        continue
+                    if spool:
                         shutil.rmtree(entry.path)
+                    else:
+                        os.unlink(entry.path)
 
 
 def _wal(connection: sqlite3.Connection) -> None:

@@ -168,10 +168,10 @@ def iter_processed(inputs: list[Input], config: Config, encoding: str | None = N
     workers (_looked_up), and what they find is loaded here. The reports to parse go out
     in batches as soon as a batch is full (1,024 reports or BATCH_BYTES), so the workers
     start while later files are still being looked up, and results are yielded as they
-    come, with at most two batches
-    per worker out at a time, so memory stays flat however many reports there are; worker
-    processes start only with at least two reports per worker, and a last, partial batch
-    is parsed here when there are no workers (one corrected report, say)."""
+    come, with at most two batches per worker out at a time, so memory stays flat however
+    many reports there are; worker processes start only with at least two reports per
+    worker, and a last, partial batch is parsed here when there are no workers (one
+    corrected report, say)."""
     profiles: dict[Path, Profile] = {}
     settings: dict[int, tuple[Profile, str]] = {}
     packs: dict[str, str | None] = {}  # cache packs checked in this run (see _loaded)
