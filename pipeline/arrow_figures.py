@@ -48,7 +48,7 @@ def parse_blocks(blocks: list[str]) -> list[list[Figure] | None]:
     parts = pc.split_pattern_regex(pc.utf8_trim(text, " \t"), "[ \t]+")
     tokens = pc.list_flatten(parts)
     owner = pc.list_parent_indices(parts).to_numpy()
-    real = np.asarray(pc.greater(pc.utf8_length(tokens), 0).to_numpy(zero_copy_only=False))
+    real = np.asarray(pc.greater(pc.binary_length(tokens), 0).to_numpy(zero_copy_only=False))  # not empty
     tokens, owner = tokens.filter(pa.array(real)), owner[real]
     groups = pc.extract_regex(tokens, token)
     matched = np.asarray(groups.is_valid().to_numpy(zero_copy_only=False))
@@ -61,7 +61,7 @@ def parse_blocks(blocks: list[str]) -> list[list[Figure] | None]:
     good = matched & (digits <= MAX_DIGITS) & (length > 0)
     value = np.zeros(len(tokens), np.float64)
     value[good] = pc.cast(number.filter(pa.array(good)), pa.float64()).to_numpy() * np.where(man[good], 10_000.0, 1.0)
-    good &= (value == np.floor(value)) & np.asarray(pc.greater(pc.utf8_length(field["unit"]), 0).to_numpy(zero_copy_only=False))
+    good &= (value == np.floor(value)) & np.asarray(pc.greater(pc.binary_length(field["unit"]), 0).to_numpy(zero_copy_only=False))
     ok &= np.bincount(owner[~good], minlength=len(blocks)) == 0
     uchi = pc.match_substring(field["qual"], "うち").to_pylist()
     yaku = pc.match_substring(field["qual"], "約").to_pylist()

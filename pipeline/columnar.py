@@ -91,6 +91,20 @@ def _flags(array: pa.Array) -> np.ndarray:
     return np.asarray(pc.fill_null(array, False).to_numpy(zero_copy_only=False), dtype=bool)
 
 
+def _filled(column: pa.Array) -> np.ndarray:
+    """The cells that are not empty: of at least one byte (counting characters would walk the text)."""
+    return _flags(pc.greater(pc.binary_length(column), 0))
+
+
+def _longer_than(column: pa.Array, limit: int) -> np.ndarray:
+    """The cells of more than `limit` characters. A character is at least one byte, so only
+    the cells of more bytes are counted (Arrow reads a text's byte length off its offsets)."""
+    over = pc.binary_length(column).to_numpy() > limit
+    if over.any():
+        over[over] = pc.utf8_length(column.filter(pa.array(over))).to_numpy() > limit
+    return over
+
+
 def _matches(column: pa.Array, pattern: str) -> np.ndarray:
     return _flags(pc.match_substring_regex(column, pattern))
 
@@ -135,7 +149,7 @@ def _split_measures(column: pa.Array) -> pa.ListArray:
     text = pc.replace_substring_regex(pc.utf8_trim(column, " \t"), _LEADING_BULLET, "", max_replacements=1)
     parts = pc.split_pattern_regex(text, _BULLET)
     pieces = pc.utf8_trim(pc.list_flatten(parts), " \t")
-    kept = _flags(pc.greater(pc.utf8_length(pieces), 0))
+    kept = _filled(pieces)
     owners = pc.list_parent_indices(parts).to_numpy()[kept]
     offsets = np.concatenate([[0], np.cumsum(np.bincount(owners, minlength=len(column)))]).astype(np.int32)
     return pa.ListArray.from_arrays(pa.array(offsets), pieces.filter(pa.array(kept)))
@@ -199,7 +213,7 @@ def vouch_columns(cells: dict[str, pa.Array], lines: list[int], memo: Memo) -> t
     bad = np.zeros(n, bool)
     for (free_text, spaced), columns in screened.items():
         bad |= _any_matches(columns, refused(free_text, spaced))
-    bad |= np.stack([pc.utf8_length(c).to_numpy() > MAX_CELL_CHARS for c in cells.values()]).any(axis=0)
+    bad |= np.stack([_longer_than(c, MAX_CELL_CHARS) for c in cells.values()]).any(axis=0)
     bad |= _any_matches([col[key] for key in REQUIRED], p["blank"])
 
     no = _distinct(col["no"], parse_no, memo)
@@ -222,12 +236,12 @@ def vouch_columns(cells: dict[str, pa.Array], lines: list[int], memo: Memo) -> t
 
     # blank (all whitespace) where it trims to nothing: the only whitespace left is spaces and tabs
     response = pc.utf8_trim(col["response"], _TRIM)
-    response = pc.if_else(pc.greater(pc.utf8_length(response), 0), response, pa.nulls(n, pa.string()))
+    response = pc.if_else(pa.array(_filled(response)), response, pa.nulls(n, pa.string()))
     measures = _split_measures(col["measures"])
 
     return bad, ValueColumns(
         line=list(lines),
-        no_written=pc.if_else(pc.greater(pc.utf8_length(no_written), 0), no_written, pa.nulls(n, pa.string())),
+        no_written=pc.if_else(pa.array(_filled(no_written)), no_written, pa.nulls(n, pa.string())),
         no=no,
         occurred_on=dates.occurred_on,
         occurred_until=dates.occurred_until,

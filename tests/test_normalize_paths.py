@@ -156,6 +156,20 @@ def test_a_seed_cell_replaced_with_watched_characters_gives_the_same_every_way(r
         every_way_agrees_on(path)
 
 
+@pytest.mark.parametrize("cell", ["漢" * 10_000, "漢" * 10_001, "a" * 10_000, "a" * 10_001, "漢" * 3_334])
+def test_a_cell_at_the_length_limit_gives_the_same_every_way(tmp_path: Path, cell: str) -> None:
+    """A report cell may hold 10,000 characters; the batch path counts bytes first, and a
+    character may be three of them."""
+    grid = [line.split("\t") for line in SEED_ROWS]
+    grid[HEADER_AT + 2][4] = cell  # the first row of the seed is not vouched for anyway
+    path = tmp_path / "report.txt"
+    path.write_text("\n".join("\t".join(row) for row in grid), encoding="utf-8")
+    report = read_report(path, CONFIG.profile)
+    batched = same_both_ways(report, CONFIG)
+    refused = [p for p in batched.problems if p.row == report.rows[1].line and p.field == "summary"]
+    assert bool(refused) == (len(cell) > 10_000), refused
+
+
 MEASURE_TEXT = st.text(alphabet=st.sampled_from(list(" \t・･ab漢。")), max_size=20)
 
 
