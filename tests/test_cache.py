@@ -5,7 +5,9 @@ the packs only it pointed into (cache.in_use, cache.prune)."""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
+import pickle
 import shutil
 import sqlite3
 import time
@@ -18,6 +20,7 @@ from pipeline import cache as cache_store
 from pipeline import process
 from pipeline.build import Options, check
 from pipeline.config import Config
+from pipeline.readers import read_report
 
 from .conftest import SEED
 
@@ -147,3 +150,18 @@ def test_the_layout_before_the_index_goes_once_a_day_old(tmp_path: Path) -> None
         pass
     assert not any(path.exists() for path in old)
     assert all(path.exists() for path in young + left_alone)
+
+
+def test_an_entry_leaves_its_profile_out_and_is_read_with_the_run_s(config: Config) -> None:
+    """The profile is a third of a result: an entry holds None in its place, and is read
+    back with the profile of the run reading it."""
+    written = dataclasses.replace(config.profile, name="profile-left-out-目印")
+    report = read_report(SEED, written)
+    result = process.Processed(report.file, report, None, [])
+    entry = cache_store.entry_of(result)
+    assert "目印".encode() not in entry and "目印".encode() in pickle.dumps(result)
+    reading = dataclasses.replace(config.profile, name="the-reading-run-s")
+    loaded = cache_store.loaded_entry(entry, reading)
+    assert loaded.report.profile is reading
+    assert dataclasses.replace(loaded.report, profile=written) == report
+    assert loaded.name == result.name and loaded.problems == []
