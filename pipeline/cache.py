@@ -5,8 +5,8 @@ one SQLite table (`sqlite3`: one small file a report cost 0.4 ms each to create)
 and its records are rows of a pack: the Arrow IPC files a batch's records were
 written to where it was parsed, with the sha256 of each beside them. An entry
 points into its pack; a pack is checked against its sums before it is used.
-An entry is the pickled result with its source profile left out by reference
-(pickle's persistent_id): the run that reads it gives its own.
+An entry is the pickled result with its source profile left out (None in its
+place, _EntryPickler): the run that reads it gives its own (loaded_entry).
 Each entry is stamped with the version of the pipeline that made it and the pack
 it points into. A key holds that version, so an entry of another can never be
 asked for again: a run that finds no other using the cache removes those, and
