@@ -64,8 +64,8 @@ class RawReport:
     def without_cells(self) -> RawReport:
         """The report without its rows' cells, once they are normalized: they are most of
         what a result weighs, and only --keep-going's rejects file needs them again
-        (rows_again reads them back)."""
-        return replace(self, rows=())
+        (rows_again reads them back). A report arrow_reader read has none: it is itself."""
+        return replace(self, rows=()) if self.rows else self
 
     def rows_again(self) -> tuple[RawRow, ...]:
         """The rows with their cells: as kept, or read again from the file when it has not
