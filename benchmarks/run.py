@@ -15,7 +15,9 @@ is then the Parquet files plus the wait for that process at the end, and
 "· csv" and "· json" stay at zero. The data files are synced to disk beside the
 metadata, so "publish (fsync+swap)" is what is left to sync and the swap. The
 parent takes the child's peak RSS from ``wait4`` (its largest process), and
-samples the sum over its processes, so sizes never mix.
+samples the sum over its processes, so sizes never mix; ``wait4`` also gives the
+CPU time of the child and the processes it started, steadier than wall time on a
+busy machine.
 Then ``frictionless validate`` runs, in its own process, on the incidents table
 of the package just written, and the ratio build/frictionless is printed (the
 target at 1M incidents is ≤ 0.25). Last, one report is changed and the package
@@ -186,13 +188,24 @@ def child(raw: Path, out: Path, result_path: Path, workers: int, cache_dir: Path
 
 # ----------------------------------------------------------------- parent side
 
-def run_measured(cmd: list[str], stdout: Path) -> tuple[int, float, int, int, float]:
-    """Run `cmd`; return its exit status, wall seconds, peak RSS in MiB of its largest
-    process (from wait4: the command or one of the processes it started), the peak of
-    its processes' RSS summed (sampled every 0.2 s; pages forked processes share are
-    counted in each, so this is the upper bound) and the CPU seconds, user and system,
-    of all of them (wait4 counts the processes it waited for: the workers and the side
-    writer). CPU time varies less than wall time from one run to the next on a busy machine."""
+@dataclasses.dataclass(frozen=True)
+class Measured:
+    """A command run: its exit status, wall seconds, peak RSS in MiB of its largest process
+    (from wait4: the command or one of the processes it started), the peak of its
+    processes' RSS summed (sampled every 0.2 s; pages forked processes share are counted
+    in each, so this is the upper bound) and the CPU seconds, user and system, of all of
+    them (wait4 counts the processes it waited for: the workers and the side writer).
+    CPU time varies less than wall time from one run to the next on a busy machine."""
+
+    status: int
+    wall: float
+    peak_mib: int
+    peak_sum_mib: int
+    cpu: float
+
+
+def run_measured(cmd: list[str], stdout: Path) -> Measured:
+    """Run `cmd`, its output into `stdout`, and measure it (Measured)."""
     started = time.perf_counter()
     peak_sum = 0
     done = threading.Event()
@@ -210,7 +223,7 @@ def run_measured(cmd: list[str], stdout: Path) -> tuple[int, float, int, int, fl
         done.set()
         sampler.join()
     proc.returncode = os.waitstatus_to_exitcode(status)
-    return proc.returncode, time.perf_counter() - started, usage.ru_maxrss // 1024, peak_sum, usage.ru_utime + usage.ru_stime
+    return Measured(proc.returncode, time.perf_counter() - started, usage.ru_maxrss // 1024, peak_sum, usage.ru_utime + usage.ru_stime)
 
 
 def _tree(pid: int) -> list[int]:
@@ -253,23 +266,23 @@ def measure(size: int, work: Path, skip_frictionless: bool, workers: int, increm
     cache = work / label / "cache"
     shutil.rmtree(cache, ignore_errors=True)
     cmd = [sys.executable, __file__, "--child", str(raw), str(out), str(result_file), str(workers), str(cache) if incremental else ""]
-    status, wall, peak, peak_sum, cpu = run_measured(cmd, work / label / "child.out")
-    if status:
+    run = run_measured(cmd, work / label / "child.out")
+    if run.status:
         raise SystemExit(f"the build at {label} failed (exit {status}); see {work / label / 'child.out'}")
     result = json.loads(result_file.read_text(encoding="utf-8"))
-    result.update(label=label, size=size, generate_seconds=generated, manifest=manifest, process_seconds=wall, peak_rss_mib=peak,
-                  peak_rss_sum_mib=peak_sum, process_cpu_seconds=cpu)
+    result.update(label=label, size=size, generate_seconds=generated, manifest=manifest, process_seconds=run.wall, peak_rss_mib=run.peak_mib,
+                  peak_rss_sum_mib=run.peak_sum_mib, process_cpu_seconds=run.cpu)
     if not incremental:
         return _frictionless(result, work / label, out, skip_frictionless)
     changed = touch_one_report(raw)
     again = work / label / "child-incremental.json"
     cmd = [sys.executable, __file__, "--child", str(raw), str(out), str(again), str(workers), str(cache)]
-    status, wall, peak, _, _ = run_measured(cmd, work / label / "child-incremental.out")
-    if status:
-        raise SystemExit(f"the incremental build at {label} failed (exit {status})")
+    again_run = run_measured(cmd, work / label / "child-incremental.out")
+    if again_run.status:
+        raise SystemExit(f"the incremental build at {label} failed (exit {again_run.status})")
     incremental = json.loads(again.read_text(encoding="utf-8"))
     result["incremental"] = {"changed": str(changed.relative_to(raw)), "build_seconds": incremental["build_seconds"],
-                             "seconds": incremental["seconds"], "peak_rss_mib": peak}
+                             "seconds": incremental["seconds"], "peak_rss_mib": again_run.peak_mib}
     return _frictionless(result, work / label, out, skip_frictionless)
 
 
@@ -281,9 +294,9 @@ def _frictionless(result: dict[str, Any], folder: Path, out: Path, skip: bool) -
         frictionless = str(Path(sys.executable).with_name("frictionless"))
         report = folder / "frictionless.json"
         fcmd = [frictionless, "validate", str(out / "datapackage.json"), "--resource-name", "incidents", "--json"]
-        status, fwall, fpeak, _, _ = run_measured(fcmd, report)
+        checked = run_measured(fcmd, report)
         verdict = json.loads(report.read_text(encoding="utf-8"))
-        result["frictionless"] = {"seconds": fwall, "peak_rss_mib": fpeak, "valid": verdict.get("valid"),
+        result["frictionless"] = {"seconds": checked.wall, "peak_rss_mib": checked.peak_mib, "valid": verdict.get("valid"),
                                   "errors": [e.get("message") for e in verdict.get("errors", [])][:5]
                                   + [e.get("message") for t in verdict.get("tasks", []) for e in t.get("errors", [])][:5]}
     return result
