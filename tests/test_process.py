@@ -6,6 +6,8 @@ import contextlib
 import hashlib
 import os
 import shutil
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -544,3 +546,16 @@ def test_prepare_takes_a_file_gone_since_it_was_found_for_missing(tmp_path: Path
         assert result.problems[0].params["reason"] == "there is no such file or folder"
     job = process.prepare(Input(present, tmp_path, present.name), config, None, None, {})
     assert isinstance(job, process.Job) and job.size == SEED.stat().st_size
+
+
+@pytest.mark.parametrize("given", [None, "25"])
+def test_arrow_s_freed_memory_is_kept_for_reuse_unless_the_user_says(given: str | None) -> None:
+    """mimalloc reads MIMALLOC_PURGE_DELAY when pyarrow is first imported: the package sets
+    it to keep freed memory (-1) before any of its modules imports pyarrow, and leaves a
+    value the user set."""
+    env = {k: v for k, v in os.environ.items() if k != "MIMALLOC_PURGE_DELAY"}
+    if given is not None:
+        env["MIMALLOC_PURGE_DELAY"] = given
+    code = "import sys, os, pipeline; print(os.environ['MIMALLOC_PURGE_DELAY'], 'pyarrow' in sys.modules)"
+    shown = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout.split()
+    assert shown == [given or "-1", "False"]  # set by the package's first import, pyarrow not yet loaded
