@@ -15,6 +15,7 @@ puts both together; the tables are the same values, types and row order as
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from itertools import chain
 from operator import attrgetter
 from typing import Any
@@ -76,18 +77,66 @@ def _arrow(values: list[Any] | pa.Array | Coded, kind: pa.DataType, of: Callable
     return values if isinstance(values, pa.Array) else pa.array(values, kind)
 
 
-def _figure_rows(figures: list[list[Figure]] | Coded) -> tuple[pa.Array, np.ndarray, Callable[[Callable[[Figure], Any], pa.DataType], pa.Array]]:
+TOTALS = ("persons", "households", "facilities", "amount_jpy")  # values.Totals, each an incident's column
+
+
+@dataclass(frozen=True)
+class _FigureRows:
     """Every row's figures, one after the other: the row each belongs to, its place in its
-    row (1-based), and a column of them (a field of each figure, as Arrow). Coded figures
-    are converted a distinct block at a time and taken."""
+    row (1-based) and its fields as Arrow (label None where empty); and each row's totals
+    (values.totals), as Arrow."""
+
+    parent: pa.Array
+    figure_no: np.ndarray
+    fields: dict[str, pa.Array]
+    totals: dict[str, pa.Array]
+
+
+def _figure_rows(figures: list[list[Figure]] | Coded) -> _FigureRows:
+    """The figures of every row. Coded figures are converted a distinct block at a time
+    and taken, their totals summed by numpy; the rows of a list (those not vouched for)
+    are converted one by one, their totals by values.totals."""
     parent, figure_no = _children(_lengths(figures))
     if not isinstance(figures, Coded):
-        flat = list(chain.from_iterable(figures))
-        return parent, figure_no, lambda field, kind: pa.array([field(f) for f in flat], kind)
-    flat = list(chain.from_iterable(figures.values))
-    first = np.concatenate([[0], np.cumsum(_lengths(figures.values))[:-1]]).astype(np.int64)
+        sums = _sums(figures)
+        return _FigureRows(parent, figure_no, _fields(list(chain.from_iterable(figures))),
+                           {name: _arrow(sums, pa.int64(), attrgetter(name)) for name in TOTALS})
+    lengths = _lengths(figures.values)
+    fields = _fields(list(chain.from_iterable(figures.values)))
+    first = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
     pick = pa.array(first[figures.indices[parent.to_numpy()]] + figure_no - 1 if len(figure_no) else np.zeros(0, np.int64))
-    return parent, figure_no, lambda field, kind: pa.array([field(f) for f in flat], kind).take(pick)
+    rows = pa.array(figures.indices, pa.int64())
+    sums = _block_totals(fields, np.repeat(np.arange(len(lengths), dtype=np.int64), lengths), len(lengths))
+    return _FigureRows(parent, figure_no, {name: column.take(pick) for name, column in fields.items()},
+                       {name: column.take(rows) for name, column in sums.items()})
+
+
+def _fields(flat: list[Figure]) -> dict[str, pa.Array]:
+    return {"label": pa.array([f.label or None for f in flat], pa.string()), "value": pa.array([f.value for f in flat], pa.int64()),
+            "unit": pa.array([f.unit for f in flat], pa.string()), "qualifier": pa.array([f.qualifier for f in flat], pa.string())}
+
+
+def _block_totals(fields: dict[str, pa.Array], block: np.ndarray, blocks: int) -> dict[str, pa.Array]:
+    """values.totals of each of `blocks` blocks, from their figures' `fields` (`block`: each
+    figure's block), a column of each total: summed in int64 (a figure has at most 15
+    digits), None where no figure counts."""
+
+    def flags(values: pa.Array) -> np.ndarray:
+        return np.asarray(pc.fill_null(values, False).to_numpy(zero_copy_only=False), bool)
+
+    label, unit, value = fields["label"], fields["unit"], fields["value"].to_numpy()
+    counted = ~flags(pc.match_substring(fields["qualifier"], "うち"))  # うち: a part of another figure
+    named = flags(pc.equal(label, "人数"))  # a block with 人数 counts it, else its figures in 人 or 名
+    persons = np.where(np.bincount(block[named], minlength=blocks)[block] > 0, named, flags(pc.is_in(unit, pa.array(["人", "名"]))))
+    chosen = {"persons": persons, "households": flags(pc.equal(label, "世帯数")), "facilities": flags(pc.equal(label, "施設数")),
+              "amount_jpy": flags(pc.is_in(label, pa.array(["金額", "総額"]))) & flags(pc.equal(unit, "円"))}
+    out = {}
+    for name, picked in chosen.items():
+        picked &= counted
+        sums = np.zeros(blocks, np.int64)
+        np.add.at(sums, block[picked], value[picked])
+        out[name] = pa.array(sums, pa.int64(), mask=np.bincount(block[picked], minlength=blocks) == 0)
+    return out
 
 
 def _flat(lists: list[list[str]] | pa.ListArray) -> pa.Array:
@@ -109,7 +158,7 @@ def arrow_records(reports: Sequence[RawReport], municipalities: Sequence[Municip
     no = _arrow(v.no, pa.int64())
     incident_id = pc.binary_join_element_wise(rid, pc.utf8_lpad(pc.cast(no, pa.string()), 3, "0"), "-")  # f"{no:03d}"
     sources = (each([r.file for r in reports], pa.string()), pa.array(v.line, pa.int64()), _arrow(v.no_written, pa.string()))
-    sums = _sums(v.figures)
+    figures = _figure_rows(v.figures)
     incidents = {
         "incident_id": incident_id, "report_id": rid,
         "municipality_code": each([m.code for m in municipalities], pa.string()),
@@ -124,8 +173,8 @@ def arrow_records(reports: Sequence[RawReport], municipalities: Sequence[Municip
         "summary": _arrow(v.summary, pa.string()),
         "personal_data_leaked": _arrow(v.leak, pa.bool_(), attrgetter("leaked")),
         "leaked_persons": _arrow(v.leak, pa.int64(), attrgetter("persons")),
-        **{f"{name}_affected": _arrow(sums, pa.int64(), attrgetter(name)) for name in ("persons", "households", "facilities")},
-        "amount_jpy": _arrow(sums, pa.int64(), attrgetter("amount_jpy")),
+        **{f"{name}_affected": figures.totals[name] for name in ("persons", "households", "facilities")},
+        "amount_jpy": figures.totals["amount_jpy"],
         "response": _arrow(v.response, pa.string()), "contact_phone": _arrow(v.phone, pa.string()),
     }
     out = {"incidents": _table(incidents, sources, schemas["incidents"])}
@@ -135,10 +184,8 @@ def arrow_records(reports: Sequence[RawReport], municipalities: Sequence[Municip
                               "measure": _flat(v.measures)},
                              tuple(s.take(parent) for s in sources), schemas["measures"])  # type: ignore[arg-type]
 
-    parent, figure_no, field = _figure_rows(v.figures)
-    out["figures"] = _table({"incident_id": incident_id.take(parent), "figure_no": pa.array(figure_no),
-                             "label": field(lambda f: f.label or None, pa.string()), "value": field(attrgetter("value"), pa.int64()),
-                             "unit": field(attrgetter("unit"), pa.string()), "qualifier": field(attrgetter("qualifier"), pa.string())},
+    parent = figures.parent
+    out["figures"] = _table({"incident_id": incident_id.take(parent), "figure_no": pa.array(figures.figure_no), **figures.fields},
                             tuple(s.take(parent) for s in sources), schemas["figures"])  # type: ignore[arg-type]
 
     reports_table = {
@@ -158,10 +205,8 @@ def arrow_records(reports: Sequence[RawReport], municipalities: Sequence[Municip
     return out
 
 
-def _sums(figures: list[list[Figure]] | Coded) -> list[Totals] | Coded:
+def _sums(figures: list[list[Figure]]) -> list[Totals]:
     """The totals of each row's figures, each distinct block's once."""
-    if isinstance(figures, Coded):
-        return figures.map(totals)
     sums_of: dict[int, Totals] = {}  # a figures list is shared by the rows with the same block
     none = totals([])
     return [none if not f else sums_of[id(f)] if id(f) in sums_of else sums_of.setdefault(id(f), totals(f)) for f in figures]

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pipeline.arrow_figures import parse_blocks
+from pipeline.arrow_records import TOTALS, _figure_rows
+from pipeline.coded import Coded
 from pipeline.errors import ValueProblem
-from pipeline.values import Figure, parse_figures
+from pipeline.values import Figure, parse_figures, totals
 
 from .conftest import SEED
 
@@ -82,3 +85,23 @@ def test_width_folds_are_what_fold_width_changes() -> None:
 
     changed = {c: fold_width(c) for c in map(chr, range(0x110000)) if fold_width(c) != c}
     assert width_folds() == changed
+
+
+FIGURE = st.builds(Figure, st.sampled_from(["", "人数", "世帯数", "施設数", "金額", "総額", "対象者"]),
+                   st.integers(min_value=0, max_value=10**15 - 1), st.sampled_from(["人", "名", "世帯", "施設", "円", "件"]),
+                   st.sampled_from([None, "うち", "約", "うち約"]))
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.lists(FIGURE, max_size=5), min_size=1, max_size=6), st.lists(st.integers(min_value=0, max_value=5), max_size=12))
+def test_totals_summed_in_arrow_are_those_of_values_totals(blocks: list[list[Figure]], rows: list[int]) -> None:
+    """Rows of distinct figure blocks (Coded) get each block's values.totals, summed by numpy;
+    the same rows as a list get them one by one; both give the same figures."""
+    rows = [r % len(blocks) for r in rows]
+    coded = _figure_rows(Coded(blocks, np.asarray(rows, np.int64)))
+    listed = _figure_rows([blocks[r] for r in rows])
+    expected = [totals(blocks[r]) for r in rows]
+    for name in TOTALS:
+        assert coded.totals[name].to_pylist() == [getattr(t, name) for t in expected] == listed.totals[name].to_pylist()
+    assert {k: v.to_pylist() for k, v in coded.fields.items()} == {k: v.to_pylist() for k, v in listed.fields.items()}
+    assert coded.parent.to_pylist() == listed.parent.to_pylist() and coded.figure_no.tolist() == listed.figure_no.tolist()
