@@ -148,7 +148,8 @@ def _sum(figures: list[Figure]) -> int | None:
 
 
 def totals(figures: list[Figure]) -> Totals:
-    """人数 → persons (else the person figures not marked うち, summed); 世帯数, 施設数, 金額/総額."""
+    """人数 → persons (else the person figures not marked うち, summed); 世帯数, 施設数, 金額/総額.
+    arrow_records._block_totals sums the same for a batch in numpy (a test compares them)."""
     persons = [f for f in figures if f.label == "人数"] or [f for f in figures if f.unit in ("人", "名")]
     return Totals(
         persons=_sum(persons),
