@@ -31,7 +31,7 @@ import sqlite3
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -339,9 +339,11 @@ def entry_of(result: object) -> bytes:
 
 def loaded_entry(entry: bytes, profile: Profile) -> Any:
     """A result from its entry, with the profile its file is read with in this run (its
-    `report`'s, when it has one: a frozen dataclass, so replaced)."""
+    `report`'s, when it has one). The report is a frozen dataclass, but one just made
+    here that nothing else holds: its field is set as its own __init__ sets them, rather
+    than the whole report copied by dataclasses.replace (10 µs a report, in the parent)."""
     found = pickle.loads(entry)
     report = getattr(found, "report", None)
     if report is not None and report.profile is None:
-        found.report = replace(report, profile=profile)
+        object.__setattr__(report, "profile", profile)
     return found
