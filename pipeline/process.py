@@ -83,7 +83,7 @@ def _loaded(payload: bytes, cache_dir: Path, packs: dict[str, str | None], profi
 
 
 def prepare(item: Input, config: Config, encoding: str | None, cache_dir: Path | None,
-            profiles: dict[Path, Profile], settings: dict[int, tuple[Profile, str]] | None = None) -> Job | Processed:
+            profiles: dict[Path | str, Profile], settings: dict[int, tuple[Profile, str]] | None = None) -> Job | Processed:
     """The job for one input, or its result when the file is missing or its profile broken.
     `profiles` and `settings` keep what is the same for many files (by folder, by profile).
     The file is not read here: it is read for its key where it is looked up (_looked_up),
@@ -172,7 +172,7 @@ def iter_processed(inputs: list[Input], config: Config, encoding: str | None = N
     many reports there are; worker processes start only with at least two reports per
     worker, and a last, partial batch is parsed here when there are no workers (one
     corrected report, say)."""
-    profiles: dict[Path, Profile] = {}
+    profiles: dict[Path | str, Profile] = {}
     settings: dict[int, tuple[Profile, str]] = {}
     packs: dict[str, str | None] = {}  # cache packs checked in this run (see _loaded)
     results: list[Processed | None] = []
