@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -559,3 +560,29 @@ def test_arrow_s_freed_memory_is_kept_for_reuse_unless_the_user_says(given: str 
     code = "import sys, os, pipeline; print(os.environ['MIMALLOC_PURGE_DELAY'], 'pyarrow' in sys.modules)"
     shown = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout.split()
     assert shown == [given or "-1", "False"]  # set by the package's first import, pyarrow not yet loaded
+
+
+def test_each_report_gets_the_nearest_profile_and_a_broken_one_is_told_for_each(tmp_path: Path, config: Config) -> None:
+    """The profile of a report's folder, else of the nearest folder above it up to the input
+    folder, else the configured one; kept by folder for the run (prepare's `profiles`), so
+    the order reports come in changes nothing, and a broken profile.json is reported for
+    every report under it."""
+    top = tmp_path / "top"
+    for folder in ("city/sub", "broken", "plain"):
+        (top / folder).mkdir(parents=True)
+    (top / "city" / "profile.json").write_text(json.dumps({"municipality": {"code": "990019", "name": "架空市"}}), encoding="utf-8")
+    (top / "broken" / "profile.json").write_text("{not json", encoding="utf-8")
+    for name in ("city/a.txt", "city/sub/b.txt", "city/sub/c.txt", "broken/d.txt", "broken/e.txt", "plain/f.txt"):
+        shutil.copy(SEED, top / name)
+    inputs = find_inputs([top]).inputs
+    for order in (inputs, inputs[::-1]):
+        profiles: dict = {}
+        got = {item.name: process.prepare(item, config, None, None, profiles) for item in order}
+        codes = {name: job.profile.municipality.code if isinstance(job, batch.Job) and job.profile.municipality else None
+                 for name, job in got.items()}
+        assert codes == {"city/a.txt": "990019", "city/sub/b.txt": "990019", "city/sub/c.txt": "990019",
+                         "broken/d.txt": None, "broken/e.txt": None, "plain/f.txt": None}
+        assert isinstance(got["plain/f.txt"], batch.Job) and got["plain/f.txt"].profile is config.profile
+        for name in ("broken/d.txt", "broken/e.txt"):
+            result = got[name]
+            assert isinstance(result, batch.Processed) and [p.code for p in result.problems] == ["bad-profile"], name
