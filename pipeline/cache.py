@@ -325,7 +325,7 @@ class _EntryPickler(pickle.Pickler):
     """Pickles a result with its source profile left out (a third of it): None in its place,
     which loaded_entry replaces with the profile of the run reading it. The profile is found
     by its type (dispatch_table, looked up in C), not by persistent_id, which pickle calls in
-    Python for every object (a third of the pickling time)."""
+    Python for every object (half the pickling time: 48 µs a report, 23 so)."""
 
     dispatch_table = {**copyreg.dispatch_table, Profile: lambda profile: (_left_out, ())}
 
