@@ -26,7 +26,7 @@ import pyarrow.compute as pc
 
 from .arrow_reader import ReadCells
 from .coded import Coded
-from .columnar import BatchValues, read_batch
+from .columnar import BatchValues, flags, read_batch
 from .config import Municipality
 from .normalize import Normalized, ValueColumns, report_id
 from .row_values import Memo
@@ -120,10 +120,6 @@ def _block_totals(fields: dict[str, pa.Array], block: np.ndarray, blocks: int) -
     """values.totals of each of `blocks` blocks, from their figures' `fields` (`block`: each
     figure's block), a column of each total: summed in int64 (a figure has at most 15
     digits), None where no figure counts."""
-
-    def flags(values: pa.Array) -> np.ndarray:
-        return np.asarray(pc.fill_null(values, False).to_numpy(zero_copy_only=False), bool)
-
     label, unit, value = fields["label"], fields["unit"], fields["value"].to_numpy()
     counted = ~flags(pc.match_substring(fields["qualifier"], "うち"))  # うち: a part of another figure
     named = flags(pc.equal(label, "人数"))  # a block with 人数 counts it, else its figures in 人 or 名

@@ -87,13 +87,14 @@ def _any_matches(columns: list[pa.Array], pattern: str) -> np.ndarray:
     return _matches(pa.concat_arrays(columns), pattern).reshape(len(columns), -1).any(axis=0)
 
 
-def _flags(array: pa.Array) -> np.ndarray:
+def flags(array: pa.Array) -> np.ndarray:
+    """A boolean Arrow column as numpy, null as False."""
     return np.asarray(pc.fill_null(array, False).to_numpy(zero_copy_only=False), dtype=bool)
 
 
 def _filled(column: pa.Array) -> np.ndarray:
     """The cells that are not empty: of at least one byte (counting characters would walk the text)."""
-    return _flags(pc.greater(pc.binary_length(column), 0))
+    return flags(pc.greater(pc.binary_length(column), 0))
 
 
 def _longer_than(column: pa.Array, limit: int) -> np.ndarray:
@@ -106,7 +107,7 @@ def _longer_than(column: pa.Array, limit: int) -> np.ndarray:
 
 
 def _matches(column: pa.Array, pattern: str) -> np.ndarray:
-    return _flags(pc.match_substring_regex(column, pattern))
+    return flags(pc.match_substring_regex(column, pattern))
 
 
 def _distinct(column: pa.Array, parser: Callable[[str], Any], memo: Memo, blank: Any = ...) -> Coded:
@@ -175,7 +176,7 @@ def _dates(cells: pa.Array, bad: np.ndarray, memo: Memo) -> DatesColumns:
     split = pc.extract_regex(pc.utf8_trim(pc.replace_substring(pc.replace_substring(texts, "（", "("), "）", ")"), " \t"), _DATES)
     occurred = _distinct(pc.fill_null(split.field("occ"), ""), parse_occurrence, memo)
     discovered = _distinct(pc.fill_null(split.field("disc"), ""), parse_date, memo)
-    failed = ~_flags(split.is_valid()) | _failed(occurred) | _failed(discovered)
+    failed = ~flags(split.is_valid()) | _failed(occurred) | _failed(discovered)
     bad[rest] |= failed
     good = (~failed).tolist()
     mask = np.zeros(len(cells), bool)
@@ -229,7 +230,7 @@ def vouch_columns(cells: dict[str, pa.Array], lines: list[int], memo: Memo) -> t
     summary_text = pc.utf8_trim(col["summary"], _TRIM)
     block_split = pc.extract_regex(summary_text, _BLOCK)
     block = pc.fill_null(block_split.field("block"), "")
-    has_block = _flags(block_split.is_valid()) & _matches(block, _FIGURES_MARK.pattern)
+    has_block = flags(block_split.is_valid()) & _matches(block, _FIGURES_MARK.pattern)
     summary = pc.if_else(pa.array(has_block), pc.replace_substring_regex(summary_text, _BLOCK, ""), summary_text)
     figures = _figures(block, memo)  # a row without a block has the empty one: no figures
     bad |= _failed(figures)
