@@ -33,7 +33,7 @@ from .row_values import Memo
 from .readers import RawReport
 from .schema import TABLES, TableSchema, typed_table
 from .spool import spool_schema, with_sources
-from .values import Figure, Totals, totals
+from .values import Figure
 
 Spans = dict[str, tuple[int, int]]  # table -> (first row, rows) of one report in the batch's tables
 
@@ -93,14 +93,13 @@ class _FigureRows:
 
 
 def _figure_rows(figures: list[list[Figure]] | Coded) -> _FigureRows:
-    """The figures of every row. Coded figures are converted a distinct block at a time
-    and taken, their totals summed by numpy; the rows of a list (those not vouched for)
-    are converted one by one, their totals by values.totals."""
+    """The figures of every row, their totals summed by numpy (_block_totals). Coded
+    figures are converted a distinct block at a time and taken; the rows of a list (those
+    not vouched for) each as its own block."""
     parent, figure_no = _children(_lengths(figures))
     if not isinstance(figures, Coded):
-        sums = _sums(figures)
-        return _FigureRows(parent, figure_no, _fields(list(chain.from_iterable(figures))),
-                           {name: _arrow(sums, pa.int64(), attrgetter(name)) for name in TOTALS})
+        fields = _fields(list(chain.from_iterable(figures)))
+        return _FigureRows(parent, figure_no, fields, _block_totals(fields, parent.to_numpy(), len(figures)))
     lengths = _lengths(figures.values)
     fields = _fields(list(chain.from_iterable(figures.values)))
     first = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
@@ -199,13 +198,6 @@ def arrow_records(reports: Sequence[RawReport], municipalities: Sequence[Municip
     out["reports"] = _table(reports_table, (files, pa.nulls(len(reports), pa.int64()), pa.nulls(len(reports), pa.string())),
                             schemas["reports"])
     return out
-
-
-def _sums(figures: list[list[Figure]]) -> list[Totals]:
-    """The totals of each row's figures, each distinct block's once."""
-    sums_of: dict[int, Totals] = {}  # a figures list is shared by the rows with the same block
-    none = totals([])
-    return [none if not f else sums_of[id(f)] if id(f) in sums_of else sums_of.setdefault(id(f), totals(f)) for f in figures]
 
 
 def _selected(v: ValueColumns, ranges: list[tuple[int, int]]) -> ValueColumns:

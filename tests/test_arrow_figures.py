@@ -96,7 +96,7 @@ FIGURE = st.builds(Figure, st.sampled_from(["", "人数", "世帯数", "施設�
 @given(st.lists(st.lists(FIGURE, max_size=5), min_size=1, max_size=6), st.lists(st.integers(min_value=0, max_value=5), max_size=12))
 def test_totals_summed_in_arrow_are_those_of_values_totals(blocks: list[list[Figure]], rows: list[int]) -> None:
     """Rows of distinct figure blocks (Coded) get each block's values.totals, summed by numpy;
-    the same rows as a list get them one by one; both give the same figures."""
+    the same rows as a list, each its own block, get them too; both give the same figures."""
     rows = [r % len(blocks) for r in rows]
     coded = _figure_rows(Coded(blocks, np.asarray(rows, np.int64)))
     listed = _figure_rows([blocks[r] for r in rows])
