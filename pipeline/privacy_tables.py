@@ -19,7 +19,7 @@ import pyarrow.compute as pc
 
 from .errors import Problem
 from .normalize import Normalized, locate
-from .privacy import KANJI_NUMERALS, NAME_CHAR, Finding, PrivacyException, is_mobile, national_number, scan_national
+from .privacy import KANJI_NUMERALS, MOBILE_PREFIXES, NAME_CHAR, Finding, PrivacyException, is_mobile, national_number, scan_national
 from .text import char_class, folds_into, unfolded
 
 
@@ -32,8 +32,10 @@ def office_phones(tables: Mapping[str, pa.Table]) -> set[str]:
 
 
 def office_numbers(phones: Iterable[str]) -> frozenset[str]:
-    """The landlines among contact phones, in the national form the scan compares."""
-    return frozenset(national_number(p) for p in phones if p and not is_mobile(p))
+    """The landlines among contact phones, in the national form the scan compares (each
+    phone made national once: an archive has tens of thousands, and this runs between the
+    reading and the checks, while the workers wait)."""
+    return frozenset(n for n in map(national_number, filter(None, phones)) if n[:3] not in MOBILE_PREFIXES)
 
 
 # A superset of what scan_text can find, in RE2 syntax for Arrow: a value that does not match
@@ -98,7 +100,10 @@ class Seen:
     office_values: pa.Array = field(init=False)  # as Arrow, those _not_office may leave out: 10 or 11 digits, no mobile
 
     def __post_init__(self) -> None:
-        self.office_values = pa.array(sorted(n for n in self.office if len(n) in (10, 11) and not is_mobile(n)), pa.string())
+        # national numbers already (office_numbers): a mobile is told by its first digits; a text
+        # of anything but ASCII digits could never equal what _not_office compares
+        self.office_values = pa.array(sorted(n for n in self.office if len(n) in (10, 11) and n.isascii() and n.isdigit()
+                                             and n[:3] not in MOBILE_PREFIXES), pa.string())
 
     def scan(self, text: str) -> list[Finding]:
         found = self.found.get(text)
