@@ -17,6 +17,7 @@ fixture and on generated files.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import hashlib
 import re
@@ -31,7 +32,7 @@ import pyarrow.compute as pc
 
 from .config import Profile
 from .readers import (LINE_END, TEXT_SUFFIXES, Head, RawReport, RawRow, ReadFailed, check_size, find_header, is_correction,
-                      parse_head, read_report, text_of)
+                      parse_head, read_report, text_and_codec)
 from .text import char_class, whitespace
 
 HEAD_LINES = (8, 40)  # the lines a header is looked for in, first and at most; one further down is left to read_report
@@ -73,7 +74,7 @@ class _Text:
     head: Head
     delimiter: str
     first_line: int  # the line number of the rest's first line
-    rest: str
+    rest: bytes  # in UTF-8
 
     def report(self, lines: list[int]) -> RawReport:
         """The report read, its rows at these lines (their cells are in the batch's columns)."""
@@ -133,7 +134,7 @@ def _head(item: Item) -> _Text | bytes | None:
         return None
     try:
         check_size(data, item.name)
-        text = text_of(data, item.name, item.encoding)
+        text, codec = text_and_codec(data, item.name, item.encoding)
     except ReadFailed:
         return data
     if '"' in text:
@@ -153,7 +154,30 @@ def _head(item: Item) -> _Text | bytes | None:
     if head.problems or "discovered" in head.headers:
         return data
     header_line = grid[header_at][0]
-    return _Text(item, data, head, delimiter, header_line + 1, "\n".join(lines[header_line:]))
+    return _Text(item, data, head, delimiter, header_line + 1, _rest(data, text, codec, header_line))
+
+
+def _rest(data: bytes, text: str, codec: str, lines: int) -> bytes:
+    """The text after its first `lines` lines (split as LINE_END splits them), in UTF-8: a
+    file's own bytes from there when it is in UTF-8 (decoding it whole proved them so; Arrow
+    takes them as they are), else that part of the text encoded."""
+    ends = [m.end() for m, _ in zip(LINE_END.finditer(text), range(lines))]
+    if len(ends) < lines:
+        return b""
+    name = codecs.lookup(codec).name
+    if name not in ("utf-8", "utf-8-sig"):
+        return text[ends[-1]:].encode("utf-8")
+    bom = len(codecs.BOM_UTF8) if name == "utf-8-sig" and data.startswith(codecs.BOM_UTF8) else 0
+    return data[bom + len(text[:ends[-1]].encode("utf-8")):]
+
+
+def _utf8_texts(texts: list[bytes]) -> pa.Array:
+    """Texts in UTF-8 (checked already) as an Arrow text column, their bytes copied once: a
+    batch's texts come to a few MB (process.BATCH_BYTES, plus at most one large file),
+    well within the 2 GB that 32-bit offsets reach."""
+    offsets = np.zeros(len(texts) + 1, np.int64)
+    np.cumsum([len(t) for t in texts], out=offsets[1:])
+    return pa.Array.from_buffers(pa.string(), len(texts), [None, pa.py_buffer(offsets.astype(np.int32)), pa.py_buffer(b"".join(texts))])
 
 
 @lru_cache(maxsize=2)
@@ -169,11 +193,11 @@ def _split(texts: list[_Text], delimiter: str) -> tuple[dict[str, pa.Array], lis
     # a CRLF (as Windows ends lines) made LF: the same lines split by "\n" alone, five times
     # quicker than by LINE_END, which splits the texts as they are when a CR is left (a lone
     # CR, or the one of "\r\r\n", whose CRLF made LF would no longer end a line of its own)
-    rests = [t.rest.replace("\r\n", "\n") if "\r" in t.rest else t.rest for t in texts]
-    breaks = any("\r" in rest for rest in rests)
+    rests = [t.rest.replace(b"\r\n", b"\n") if b"\r" in t.rest else t.rest for t in texts]
+    breaks = any(b"\r" in rest for rest in rests)
     if breaks:
         rests = [t.rest for t in texts]
-    lines = pc.split_pattern_regex(pa.array(rests, pa.string()), LINE_END.pattern) if breaks else pc.split_pattern(pa.array(rests, pa.string()), "\n")
+    lines = pc.split_pattern_regex(_utf8_texts(rests), LINE_END.pattern) if breaks else pc.split_pattern(_utf8_texts(rests), "\n")
     counts = pc.list_value_length(lines).to_numpy()
     file_of = np.repeat(np.arange(len(texts)), counts)
     starts = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)

@@ -97,6 +97,11 @@ Grid = list[tuple[int, list[str]]]  # (row number, cells)
 
 def decode(data: bytes, file: str, encoding: str | None = None) -> str:
     """Strict decoding: the named encoding; else a BOM; else UTF-8; else CP932."""
+    return decoded(data, file, encoding)[0]
+
+
+def decoded(data: bytes, file: str, encoding: str | None = None) -> tuple[str, str]:
+    """decode, and the name of the codec that read the bytes."""
     if encoding:
         candidates = [encoding]
     elif data.startswith(codecs.BOM_UTF8):
@@ -107,7 +112,7 @@ def decode(data: bytes, file: str, encoding: str | None = None) -> str:
         candidates = ["utf-8", "cp932"]
     for name in candidates:
         try:
-            return data.decode(name)
+            return data.decode(name), name
         except UnicodeDecodeError:
             continue
         except LookupError:
@@ -299,10 +304,15 @@ def check_size(data: bytes, file: str) -> None:
 
 def text_of(data: bytes, file: str, encoding: str | None = None) -> str:
     """A text report's bytes as text; ReadFailed when they are binary or not in any encoding tried (decode)."""
+    return text_and_codec(data, file, encoding)[0]
+
+
+def text_and_codec(data: bytes, file: str, encoding: str | None = None) -> tuple[str, str]:
+    """text_of, and the name of the codec that read the bytes."""
     if b"\x00" in data and not data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         raise unreadable(file, "it is a binary file, not text; save the report as text (.txt/.csv) or Excel (.xlsx)",
                          "文字のファイルではありません。報告をテキスト (.txt/.csv) か Excel (.xlsx) で保存してください")
-    return decode(data, file, encoding)
+    return decoded(data, file, encoding)
 
 
 def is_correction(title: str, path: Path) -> bool:

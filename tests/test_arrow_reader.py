@@ -61,6 +61,8 @@ def read_alike(items: list[Item]) -> int:
     read, cells = read_reports(items)
     assert len(read) == len(cells.spans) == len(items)
     rows = len(next(iter(cells.columns.values()))) if cells.columns else 0
+    for column in cells.columns.values():
+        column.validate(full=True)  # the files' own bytes went to Arrow unchecked: proper UTF-8, offsets in order
     in_arrow = 0
     for got, item, span in zip(read, items, cells.spans):
         expected = one_by_one(item)
@@ -155,6 +157,10 @@ def edges(folder: Path) -> dict[str, Item]:
     items["utf16.txt"] = Item(folder / "utf16.txt", CONFIG.profile, None, "utf16.txt")
     (folder / "utf16.txt").write_bytes(codecs.BOM_UTF16_LE + SEED_TEXT.encode("utf-16-le"))
     items["forced.txt"] = replace(write(folder, "forced.txt", SEED_TEXT.replace("为", "を"), "cp932"), encoding="cp932")
+    # UTF-8 named by the user: the rest of the file goes to Arrow as its own bytes, past the BOM
+    # that utf-8-sig drops and utf-8 keeps as a character
+    items["named-sig.txt"] = replace(write(folder, "named-sig.txt", "\ufeff" + SEED_TEXT), encoding="utf-8-sig")
+    items["named-utf8-bom.txt"] = replace(write(folder, "named-utf8-bom.txt", "\ufeff" + SEED_TEXT), encoding="UTF8")
     items["missing.txt"] = Item(folder / "missing.txt", CONFIG.profile, None, "missing.txt")
     return items
 
@@ -165,7 +171,7 @@ def test_files_on_every_edge_are_read_alike(tmp_path: Path) -> None:
     in_arrow = {name for name, span in zip(items, cells.spans) if span is not None}
     assert in_arrow == {"crlf.txt", "cr.txt", "mixed-ends.txt", "cr-crlf.txt", "no-final-break.txt", "blank-lines.txt", "header-late.txt",
                         "commas.csv", "control-in-cell.txt", "odd-breaks.txt", "訂正版.txt", "cp932.txt", "bom.txt", "utf16.txt",
-                        "forced.txt"}
+                        "forced.txt", "named-sig.txt", "named-utf8-bom.txt"}
     assert read_alike(list(items.values())) == len(in_arrow)
     corrected = read[list(items).index("訂正版.txt")]
     assert isinstance(corrected, RawReport) and corrected.correction
