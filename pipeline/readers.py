@@ -295,7 +295,7 @@ def read_report(path: Path, profile: Profile, encoding: str | None = None, name:
 
 def check_size(data: bytes, file: str) -> None:
     """Refuse an empty file, or one too large to be a quarterly report (ReadFailed)."""
-    if not data.strip():
+    if not data or data.isspace():  # what strip() would leave empty, without a copy of the file
         raise ReadFailed([Problem("file-empty", file)])
     if len(data) > MAX_FILE_BYTES:
         reason = f"it is {len(data):,} bytes, more than the {MAX_FILE_BYTES:,} a quarterly report may have; split it or check it is the right file"
