@@ -239,7 +239,9 @@ def batch_tables(reports: Sequence[RawReport], municipalities: Sequence[Municipa
         if batch.vouched[i] is None:
             slow.extend(result)
     slow_tables = {t: with_sources(typed_table(slow.columns[t], len(slow.sources[t]), schemas[t]), slow.sources[t]) for t in TABLES}
-    tables = {t: pa.concat_tables([fast_tables[t], slow_tables[t]]) for t in TABLES}
+    # one chunk when no report was read row by row: an empty chunk beside it would make the
+    # pack's writer (and anything else combining chunks) copy the whole batch
+    tables = {t: pa.concat_tables([fast_tables[t], slow_tables[t]]) if slow_tables[t].num_rows else fast_tables[t] for t in TABLES}
 
     fast_at = {t: 0 for t in TABLES}
     slow_at = {t: fast_tables[t].num_rows for t in TABLES}

@@ -104,11 +104,12 @@ class Place:
 
 
 def write_chunk(folder: Path, name: object, tables: dict[str, pa.Table]) -> None:
-    """A chunk's tables into `folder`, an Arrow IPC file per table of one record batch each."""
+    """A chunk's tables into `folder`, an Arrow IPC file per table, a record batch per chunk
+    of it: a batch's tables come in two (the reports read in Arrow, then the few read row
+    by row), and combined into one they were copied whole first."""
     for t in TABLES:
-        table = tables[t].combine_chunks()
-        with pa.ipc.new_file(folder / f"{name}-{t}.arrow", table.schema) as writer:
-            writer.write_table(table)
+        with pa.ipc.new_file(folder / f"{name}-{t}.arrow", tables[t].schema) as writer:
+            writer.write_table(tables[t])
 
 
 def contact_phones(incidents: pa.Table) -> dict[str, set[str]]:
@@ -213,7 +214,7 @@ def read_places(places: Sequence[Place], schemas: dict[str, TableSchema], header
     """The records at `places`, in that order, copied out of the chunk files: a function of
     files on disk, so that another process (the side writer) reads a part as the spool does."""
     out = Normalized(headers=dict(headers))
-    mapped: dict[tuple[str, str], pa.RecordBatch] = {}
+    mapped: dict[tuple[str, str], pa.Table] = {}
     for t in TABLES:
         runs: list[list[Any]] = []  # [chunk, first row, rows]: a report right after the one before lengthens its run
         for place in places:
@@ -224,17 +225,17 @@ def read_places(places: Sequence[Place], schemas: dict[str, TableSchema], header
                 runs[-1][2] += rows
             else:
                 runs.append([place.chunk, start, rows])
-        slices: list[pa.RecordBatch] = []
+        slices: list[pa.Table] = []
         for chunk, start, rows in runs:
             key = (chunk, t)
             if key not in mapped:
-                mapped[key] = pa.ipc.open_file(pa.memory_map(f"{chunk}-{t}.arrow")).get_batch(0)
+                mapped[key] = pa.ipc.open_file(pa.memory_map(f"{chunk}-{t}.arrow")).read_all()
             slices.append(mapped[key].slice(start, rows))
         schema = spool_schema(schemas[t])
         # copied, so that no map outlives the part: concat_arrays copies even a single slice,
         # twenty times quicker than the take it replaces
-        table = pa.Table.from_arrays([pa.concat_arrays([s.column(f.name) for s in slices]) if slices else pa.array([], f.type)
-                                      for f in schema], schema=schema)
+        table = pa.Table.from_arrays([pa.concat_arrays([c for s in slices for c in s.column(f.name).chunks]) if slices
+                                      else pa.array([], f.type) for f in schema], schema=schema)
         out.columns[t] = {name: table.column(name) for name in table.column_names if name not in SOURCE_COLUMNS}
         out.sources[t] = SourceColumns(*(table.column(c).chunk(0) if table.column(c).num_chunks else pa.array([], f.type)
                                          for c, f in zip(SOURCE_COLUMNS, _SOURCE_FIELDS)))

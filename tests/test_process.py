@@ -255,7 +255,7 @@ def test_workers_write_their_records_into_the_spool(tmp_path: Path, config: Conf
     assert sorted(map(str, spool.iterdir())) == sorted(f"{c}-{t}.arrow" for c in chunks for t in TABLES)
     for result, rows in zip(results, spilled):
         assert isinstance(rows, Spilled) and result.report is not None
-        incidents = pa.ipc.open_file(f"{rows.chunk}-incidents.arrow").get_batch(0).slice(*rows.spans["incidents"])
+        incidents = pa.ipc.open_file(f"{rows.chunk}-incidents.arrow").read_all().slice(*rows.spans["incidents"])
         assert set(incidents.column("_source_file").to_pylist()) == {result.report.file}
         assert set(incidents.column("report_id").to_pylist()) == {rows.report_id}
         assert rows.phones == set(incidents.column("contact_phone").drop_null().to_pylist())
