@@ -324,9 +324,12 @@ class PackageWriter:
                 for sink, part in jobs:
                     append(sink, part)
                 return
-            futures = [self._pool.submit(append, sink, part) for sink, part in jobs]
-            for future in futures:
-                future.result()  # the first failure in file order, whichever thread was first
+            # the longest first (JSON takes about twice the time of CSV per byte of the table),
+            # so that the threads end the part together rather than one doing the largest last
+            order = sorted(range(len(jobs)), key=lambda i: -jobs[i][1].nbytes * (2 if jobs[i][0].format == "json" else 1))
+            futures = {i: self._pool.submit(append, *jobs[i]) for i in order}
+            for i in range(len(jobs)):
+                futures[i].result()  # the first failure in file order, whichever thread was first
         except BaseException:
             self._abort()  # waits for the threads; a file may hold half a part: it cannot go on
             raise
