@@ -7,7 +7,7 @@ than one part, a process of its own writes the CSV and JSON files (the most byte
 and most of the writing time): it reads the same parts from the spool's files
 (spool.read_places), types them as the checks do (validation.to_tables) and writes
 them part after part with writers.PackageWriter, byte for byte the files the build's
-own process would write. The build's process checks the parts and writes the Parquet
+own process would write; each part is read while the one before is written. The build's process checks the parts and writes the Parquet
 files meanwhile.
 
 Those files count only when the checks pass: as soon as a part is found invalid
@@ -24,7 +24,8 @@ import os
 import pickle
 import time
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from multiprocessing.synchronize import Event
@@ -103,15 +104,28 @@ def write_parts(folder: Path, schemas: dict[str, pa.Schema], parts: list[Sequenc
     try:
         table_schemas = load_schemas()
         with PackageWriter(folder, schemas, threads=len(FORMATS), formats=FORMATS) as writer:
-            for places in parts:
+            for tables in _read_ahead(parts, lambda places: to_tables(read_places(places, table_schemas, {}), table_schemas)):
                 if stop.is_set() or os.getppid() != build:
                     results.send([])
                     return
-                writer.write(to_tables(read_places(places, table_schemas, {}), table_schemas))
+                writer.write(tables)
             outcome = writer.close()
     except BaseException as exc:  # noqa: BLE001 - whatever it is, the build must hear of it
         outcome = exc if _picklable(exc) else RuntimeError("".join(traceback.format_exception(exc)))
     results.send(outcome)
+
+
+def _read_ahead(parts: list[Sequence[Place]], read: Callable[[Sequence[Place]], dict[str, pa.Table]]) -> Iterator[dict[str, pa.Table]]:
+    """read(part) of each part in order, the next part read by a thread of its own while this
+    one is written (Arrow lets go of the GIL): the writing no longer waits for the reading,
+    a fifth of what the process took. One part more is held at a time."""
+    with ThreadPoolExecutor(1) as ahead:
+        upcoming = [ahead.submit(read, parts[0])] if parts else []
+        for k in range(len(parts)):
+            tables = upcoming.pop().result()
+            if k + 1 < len(parts):
+                upcoming.append(ahead.submit(read, parts[k + 1]))
+            yield tables
 
 
 def _picklable(exc: BaseException) -> bool:
