@@ -31,11 +31,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .config import Profile
-from .readers import (LINE_END, TEXT_SUFFIXES, Head, RawReport, RawRow, ReadFailed, check_size, find_header, is_correction,
+from .readers import (LINE_END, TEXT_SUFFIXES, Grid, Head, RawReport, RawRow, ReadFailed, check_size, is_correction, is_header,
                       parse_head, read_report, text_and_codec)
 from .text import char_class, whitespace
 
-HEAD_LINES = (8, 40)  # the lines a header is looked for in, first and at most; one further down is left to read_report
+HEAD_LINES = 40  # the lines a header is looked for in; one further down is left to read_report
 _TWO_TABS = re.compile("\t[^\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029]*\t")  # a line (as str.splitlines ends them) with two tabs
 
 
@@ -143,33 +143,44 @@ def _head(item: Item) -> _Text | bytes | None:
     if len(text) > csv.field_size_limit() and max(map(len, text.splitlines())) > csv.field_size_limit():
         return data  # a line that long: text_grid leaves it to the csv module, which refuses it
     delimiter = "\t" if _TWO_TABS.search(text) else ","
-    for limit in HEAD_LINES:  # the first lines split off, more only when the header is not among them
-        lines = LINE_END.split(text, maxsplit=limit)
-        grid = [(n, line.split(delimiter)) for n, line in enumerate(lines[:limit], 1) if line.replace(delimiter, " ").strip()]
-        header_at = find_header(grid, item.profile)
-        if header_at is not None:
-            break
-    else:
+    grid, rest = _to_header(text, delimiter, item.profile)
+    if rest is None:
         return data
-    head = parse_head(grid, header_at, item.name, item.profile)
+    head = parse_head(grid, len(grid) - 1, item.name, item.profile)
     if head.problems or "discovered" in head.headers:
         return data
-    header_line = grid[header_at][0]
-    return _Text(item, data, head, delimiter, header_line + 1, _rest(data, text, codec, header_line))
+    return _Text(item, data, head, delimiter, grid[-1][0] + 1, _rest(data, text, codec, rest))
 
 
-def _rest(data: bytes, text: str, codec: str, lines: int) -> bytes:
-    """The text after its first `lines` lines (split as LINE_END splits them), in UTF-8: a
-    file's own bytes from there when it is in UTF-8 (decoding it whole proved them so; Arrow
-    takes them as they are), else that part of the text encoded."""
-    ends = [m.end() for m, _ in zip(LINE_END.finditer(text), range(lines))]
-    if len(ends) < lines:
-        return b""
+def _to_header(text: str, delimiter: str, profile: Profile) -> tuple[Grid, int | None]:
+    """The rows of the text's first HEAD_LINES lines as text_grid splits them, up to the
+    first that find_header takes for the header, and where the line after it begins (None
+    when no line is the header). Split off a line at a time: the rows below the header, and
+    the rest of the text, are left as they are."""
+    grid: Grid = []
+    at = 0
+    for number in range(1, HEAD_LINES + 1):
+        end = LINE_END.search(text, at)
+        line = text[at:end.start()] if end else text[at:]
+        if line.replace(delimiter, " ").strip():
+            grid.append((number, line.split(delimiter)))
+            if is_header(grid[-1][1], profile):
+                return grid, end.end() if end else len(text)
+        if end is None:
+            break
+        at = end.end()
+    return grid, None
+
+
+def _rest(data: bytes, text: str, codec: str, start: int) -> bytes:
+    """The text from character `start` on, in UTF-8: a file's own bytes from there when it
+    is in UTF-8 (decoding it whole proved them so; Arrow takes them as they are), else that
+    part of the text encoded."""
     name = codecs.lookup(codec).name
     if name not in ("utf-8", "utf-8-sig"):
-        return text[ends[-1]:].encode("utf-8")
+        return text[start:].encode("utf-8")
     bom = len(codecs.BOM_UTF8) if name == "utf-8-sig" and data.startswith(codecs.BOM_UTF8) else 0
-    return data[bom + len(text[:ends[-1]].encode("utf-8")):]
+    return data[bom + len(text[:start].encode("utf-8")):]
 
 
 def _utf8_texts(texts: list[bytes]) -> pa.Array:

@@ -160,11 +160,13 @@ _TITLE_PERIOD = re.compile(r"【([^【】]*?月[^【】]*?)】")
 
 
 def find_header(grid: Grid, profile: Profile) -> int | None:
-    for i, (_, cells) in enumerate(grid):
-        keys = {profile.key_for_header(c) for c in cells}
-        if sum(1 for k in profile.required if k in keys) >= 3:
-            return i
-    return None
+    return next((i for i, (_, cells) in enumerate(grid) if is_header(cells, profile)), None)
+
+
+def is_header(cells: list[str], profile: Profile) -> bool:
+    """A row naming at least three of the profile's required columns."""
+    keys = {profile.key_for_header(c) for c in cells}
+    return sum(1 for k in profile.required if k in keys) >= 3
 
 
 @dataclass(frozen=True)
