@@ -147,6 +147,9 @@ def select_reports(reports: list[RawReport], config: Config) -> Selection:
     superseded: list[RawReport] = []
     problems: list[Problem] = []
     for group in groups.values():
+        if len(group) == 1:  # the period's only report (nearly every one of an archive's): it counts
+            chosen.append(group[0])
+            continue
         corrections = [r for r in group if r.correction]
         originals = [r for r in group if not r.correction]
         clash = corrections if len(corrections) > 1 else originals if not corrections and len(originals) > 1 else []
