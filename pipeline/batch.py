@@ -27,7 +27,7 @@ from .readers import RawReport, ReadFailed
 from .row_values import Memo
 from .schema import load_schemas
 from .sources import Input
-from .spool import Spilled, contact_phones, write_chunk
+from .spool import Spilled, office_numbers_of, write_chunk
 
 
 @dataclass
@@ -139,13 +139,13 @@ def _placed(results: list[Processed], tables: dict[str, pa.Table], spans: list[S
             chunk = str(spool / f"batch-{uuid.uuid4().hex}")
             write_chunk(spool, Path(chunk).name, tables)
     if chunk is not None:
-        phones = contact_phones(tables["incidents"])
+        office = office_numbers_of(tables["incidents"])
         report_ids = tables["reports"]["report_id"].to_pylist()
         for result, span in zip(results, spans):
             if span is not None and result.normalized is not None and result.report is not None:
                 first, rows = span["reports"]
                 report_id = (report_ids[first] or "") if rows else ""
-                result.normalized.arrow = Spilled(chunk, span, report_id, frozenset(phones.get(result.report.file, ())))
+                result.normalized.arrow = Spilled(chunk, span, report_id, office.get(result.report.file, frozenset()))
     pack = Path(chunk).name if packed and chunk is not None else None
     entries = [(key, entry_of(result), pack if result.normalized is not None and isinstance(result.normalized.arrow, Spilled) else None)
                for key, result in zip(map(_key, jobs, results), results)

@@ -191,8 +191,7 @@ def _run(paths: list[Path], config: Config, options: Options, sink: Sink, keep_g
         places = [[spool.places[id(r)] for r in group] for group in groups]
         with writing_parts(places, outcome.publishable) if writing_parts is not None else contextlib.nullcontext():
             # gathered once the side writer (when there is one) is at work on the first part
-            office = privacy_tables.office_numbers(set().union(*(spool.phones.get(r.file, set()) for r in selection.reports
-                                                                 if r.file not in dropped)))
+            office = spool.office_of([r for r in selection.reports if r.file not in dropped])
             seen = privacy_tables.Seen(office)  # what the privacy scan found in the texts of earlier parts
             for reports in groups:
                 part = spool.read(reports)

@@ -33,6 +33,7 @@ import pyarrow.compute as pc
 
 from .errors import Problem
 from .normalize import Normalized, Source
+from .privacy_tables import office_numbers
 from .readers import RawReport
 from .schema import TABLES, TableSchema, typed_table
 
@@ -112,17 +113,17 @@ def write_chunk(folder: Path, name: object, tables: dict[str, pa.Table]) -> None
             writer.write_table(tables[t])
 
 
-def contact_phones(incidents: pa.Table) -> dict[str, set[str]]:
-    """Each file's contact phones, from incidents with their sources: the distinct pairs
-    found by Arrow (a phone never holds a line break; group_by would load Arrow's query
-    engine, 0.3 s in each worker process)."""
+def office_numbers_of(incidents: pa.Table) -> dict[str, frozenset[str]]:
+    """Each file's office numbers (privacy_tables.office_numbers of its contact phones), from
+    incidents with their sources: the distinct pairs found by Arrow (a phone never holds a
+    line break; group_by would load Arrow's query engine, 0.3 s in each worker process).
+    Made where the batch is parsed, so that the build's process only gathers them."""
     pairs = pc.unique(pc.drop_null(pc.binary_join_element_wise(incidents["_source_file"], incidents["contact_phone"], "\n")))
-    phones: dict[str, set[str]] = {}
+    phones: dict[str, list[str]] = {}
     for pair in pairs.to_pylist():
         file, phone = pair.rsplit("\n", 1)
-        if phone:
-            phones.setdefault(file, set()).add(phone)
-    return phones
+        phones.setdefault(file, []).append(phone)
+    return {file: numbers for file, found in phones.items() if (numbers := office_numbers(found))}
 
 
 @dataclass(frozen=True)
@@ -134,7 +135,7 @@ class Spilled:
     chunk: str  # the files' path without "-table.arrow"
     spans: dict[str, tuple[int, int]]  # table -> (first row, rows) in that chunk
     report_id: str
-    phones: frozenset[str]
+    office: frozenset[str]  # the office numbers of its contact phones (office_numbers_of)
 
 
 @dataclass(frozen=True)
@@ -156,7 +157,8 @@ class Spool:
     places: dict[int, Place] = field(default_factory=dict)  # id(report) -> its place
     kept: dict[int, Kept] = field(default_factory=dict)  # id(report) -> its problems and counts
     headers: dict[str, dict[str, str]] = field(default_factory=dict)  # file -> column key -> header text
-    phones: dict[str, set[str]] = field(default_factory=dict)  # file -> its contact phones (the privacy scan's office numbers)
+    office: dict[str, set[str]] = field(default_factory=dict)  # file -> the office numbers of its contact phones
+    every_office: set[str] = field(default_factory=set)  # those of every report added
 
     def __enter__(self) -> Spool:
         return self
@@ -170,8 +172,18 @@ class Spool:
         self.headers.update(part.headers)
         rows = part.arrow if isinstance(part.arrow, Spilled) else self._spilled(report, part)
         self.places[id(report)] = Place(rows.chunk, rows.spans, rows.report_id, rows.spans["incidents"][1])
-        if rows.phones:
-            self.phones.setdefault(report.file, set()).update(rows.phones)
+        if rows.office:
+            self.office.setdefault(report.file, set()).update(rows.office)
+            self.every_office.update(rows.office)
+
+    def office_of(self, reports: list[RawReport]) -> frozenset[str]:
+        """The office numbers of `reports` (some of those added): the privacy scan's. When
+        they are all of them, as in an archive with no report replaced or dropped, those
+        gathered as the reports came, rather than 66,000 sets put together at 1M while
+        the side writer waits for the checks to begin."""
+        if len(reports) == len(self.places) and all(id(r) in self.places for r in reports):
+            return frozenset(self.every_office)
+        return frozenset().union(*(self.office.get(r.file, ()) for r in reports))
 
     def _spilled(self, report: RawReport, part: Normalized) -> Spilled:
         """Records that came in memory (a caller's own, not batch._placed's), written as a
@@ -184,7 +196,7 @@ class Spool:
         write_chunk(self.folder, Path(chunk).name, tables)
         ids = tables["reports"]["report_id"].to_pylist()
         return Spilled(chunk, {t: (0, tables[t].num_rows) for t in TABLES}, (ids[0] or "") if ids else "",
-                       frozenset(contact_phones(tables["incidents"]).get(report.file, ())))
+                       office_numbers_of(tables["incidents"]).get(report.file, frozenset()))
 
     def groups(self, reports: list[RawReport]) -> Iterator[list[RawReport]]:
         """`reports` in publishing order, a part of whole reports at a time (at least one

@@ -21,6 +21,7 @@ import pytest
 from pipeline.build import Options, build, check
 from pipeline.config import Config
 from pipeline.errors import errors_in
+from pipeline.privacy_tables import office_numbers
 from pipeline.side_writer import SideWriter
 
 from .conftest import ROOT, forget_cached, tree_digest
@@ -310,8 +311,31 @@ def test_records_handed_to_the_spool_in_memory_come_back_the_same(config: Config
             expected = typed_table(normalized.columns[t], len(normalized.sources[t]), schemas[t])
             assert {n: part.columns[t][n].to_pylist() for n in expected.column_names} == expected.to_pydict()
             assert list(part.sources[t]) == normalized.sources[t]
-        assert spool.phones[report.file] == {p for p in normalized.columns["incidents"]["contact_phone"] if p}
+        assert spool.office[report.file] == office_numbers(normalized.columns["incidents"]["contact_phone"])
+        assert spool.office_of([report]) == office_numbers(normalized.columns["incidents"]["contact_phone"])
     assert not spool.folder.exists()
+
+
+def test_the_office_numbers_are_those_of_the_reports_asked_for(config: Config) -> None:
+    """Those of every report added, gathered as they came; of some of them (one replaced by
+    its 訂正版, or dropped), theirs alone, even as many reports as were added."""
+    from dataclasses import replace
+
+    from pipeline.normalize import Normalized
+    from pipeline.readers import read_report
+    from pipeline.schema import TABLES, load_schemas
+    from pipeline.spool import Spilled, Spool
+
+    from .conftest import SEED
+
+    report = read_report(SEED, config.profile)
+    reports = [replace(report, file=f"r{i}.txt") for i in range(4)]
+    with Spool(load_schemas()) as spool:
+        for i, (r, phone) in enumerate(zip(reports, ["0796-23-1111", "0796-23-2222", "090-1234-5678"])):
+            spool.add(r, Normalized(arrow=Spilled("chunk", {t: (i, 1) for t in TABLES}, f"id{i}", office_numbers([phone]))))
+        assert spool.office_of(reports[:3]) == {"0796231111", "0796232222"}  # the mobile is no office's
+        assert spool.office_of(reports[1:3]) == {"0796232222"}
+        assert spool.office_of(reports[1:]) == {"0796232222"}  # three, but one never added
 
 
 def _send_a_long_message(results: object) -> None:

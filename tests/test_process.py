@@ -16,7 +16,7 @@ import pytest
 
 from pipeline import batch
 from pipeline import cache as cache_store
-from pipeline import process
+from pipeline import privacy_tables, process
 from pipeline.build import Options, build, check
 from pipeline.config import Config
 from pipeline.sources import find_inputs
@@ -258,7 +258,7 @@ def test_workers_write_their_records_into_the_spool(tmp_path: Path, config: Conf
         incidents = pa.ipc.open_file(f"{rows.chunk}-incidents.arrow").read_all().slice(*rows.spans["incidents"])
         assert set(incidents.column("_source_file").to_pylist()) == {result.report.file}
         assert set(incidents.column("report_id").to_pylist()) == {rows.report_id}
-        assert rows.phones == set(incidents.column("contact_phone").drop_null().to_pylist())
+        assert rows.office == privacy_tables.office_numbers(incidents.column("contact_phone").drop_null().to_pylist())
 
 
 def test_a_half_cached_archive_builds_to_the_same_bytes(tmp_path: Path, config: Config) -> None:
