@@ -27,7 +27,8 @@ from .readers import RawReport, ReadFailed
 from .row_values import Memo
 from .schema import load_schemas
 from .sources import Input
-from .spool import Spilled, office_numbers_of, write_chunk
+from .privacy_tables import office_numbers_of
+from .spool import Spilled, write_chunk
 
 
 @dataclass

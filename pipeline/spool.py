@@ -33,7 +33,7 @@ import pyarrow.compute as pc
 
 from .errors import Problem
 from .normalize import Normalized, Source
-from .privacy_tables import office_numbers
+from .privacy_tables import office_numbers_of
 from .readers import RawReport
 from .schema import TABLES, TableSchema, typed_table
 
@@ -113,19 +113,6 @@ def write_chunk(folder: Path, name: object, tables: dict[str, pa.Table]) -> None
             writer.write_table(tables[t])
 
 
-def office_numbers_of(incidents: pa.Table) -> dict[str, frozenset[str]]:
-    """Each file's office numbers (privacy_tables.office_numbers of its contact phones), from
-    incidents with their sources: the distinct pairs found by Arrow (a phone never holds a
-    line break; group_by would load Arrow's query engine, 0.3 s in each worker process).
-    Made where the batch is parsed, so that the build's process only gathers them."""
-    pairs = pc.unique(pc.drop_null(pc.binary_join_element_wise(incidents["_source_file"], incidents["contact_phone"], "\n")))
-    phones: dict[str, list[str]] = {}
-    for pair in pairs.to_pylist():
-        file, phone = pair.rsplit("\n", 1)
-        phones.setdefault(file, []).append(phone)
-    return {file: numbers for file, found in phones.items() if (numbers := office_numbers(found))}
-
-
 @dataclass(frozen=True)
 class Spilled:
     """One report's records in a file written where the batch was parsed (batch._placed):
@@ -135,7 +122,7 @@ class Spilled:
     chunk: str  # the files' path without "-table.arrow"
     spans: dict[str, tuple[int, int]]  # table -> (first row, rows) in that chunk
     report_id: str
-    office: frozenset[str]  # the office numbers of its contact phones (office_numbers_of)
+    office: frozenset[str]  # the office numbers of its contact phones (privacy_tables.office_numbers_of)
 
 
 @dataclass(frozen=True)
