@@ -7,8 +7,8 @@ than one part, a process of its own writes the CSV and JSON files (the most byte
 and most of the writing time): it reads the same parts from the spool's files
 (spool.read_places), types them as the checks do (validation.to_tables) and writes
 them part after part with writers.PackageWriter, byte for byte the files the build's
-own process would write; each part is read while the one before is written. The build's process checks the parts and writes the Parquet
-files meanwhile.
+own process would write; each part is read while the one before is written. The
+build's process checks the parts and writes the Parquet files meanwhile.
 
 Those files count only when the checks pass: as soon as a part is found invalid
 the build will publish nothing, and the process stops at its next part
