@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import chain
 
 import numpy as np
 import pyarrow as pa
@@ -33,22 +34,28 @@ def office_phones(tables: Mapping[str, pa.Table]) -> set[str]:
 
 
 def office_numbers(phones: Iterable[str]) -> frozenset[str]:
-    """The landlines among contact phones, in the national form the scan compares (each
-    phone made national once: a national archive has tens of thousands)."""
-    return frozenset(n for n in map(national_number, filter(None, phones)) if n[:3] not in MOBILE_PREFIXES)
+    """The landlines among contact phones, in the national form the scan compares."""
+    return frozenset(_landlines(phones).values())
+
+
+def _landlines(phones: Iterable[str]) -> dict[str, str]:
+    """Each distinct contact phone that is a landline, and its national number (each made
+    national once: a file repeats its office's phones, and an office's files theirs)."""
+    return {p: n for p in set(phones) if p and (n := national_number(p))[:3] not in MOBILE_PREFIXES}
 
 
 def office_numbers_of(incidents: pa.Table) -> dict[str, frozenset[str]]:
-    """Each file's office numbers (office_numbers of its contact phones), from
-    incidents with their sources: the distinct pairs found by Arrow (a phone never holds a
-    line break; group_by would load Arrow's query engine, 0.3 s in each worker process).
-    Made where the batch is parsed, so that the build's process only gathers them."""
+    """Each file's office numbers (office_numbers of its contact phones), from incidents
+    with their sources: the distinct pairs found by Arrow (a phone never holds a line
+    break; group_by would load Arrow's query engine, 0.3 s in each worker process). Made
+    where the batch is parsed, so that the build's process only gathers them."""
     pairs = pc.unique(pc.drop_null(pc.binary_join_element_wise(incidents["_source_file"], incidents["contact_phone"], "\n")))
     phones: dict[str, list[str]] = {}
     for pair in pairs.to_pylist():
         file, phone = pair.rsplit("\n", 1)
         phones.setdefault(file, []).append(phone)
-    return {file: numbers for file, found in phones.items() if (numbers := office_numbers(found))}
+    national = _landlines(chain.from_iterable(phones.values()))
+    return {file: numbers for file, found in phones.items() if (numbers := frozenset(national[p] for p in found if p in national))}
 
 
 # A superset of what scan_text can find, in RE2 syntax for Arrow: a value that does not match
