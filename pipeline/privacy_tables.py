@@ -121,9 +121,11 @@ class Seen:
 
     def __post_init__(self) -> None:
         # national numbers already (office_numbers): a mobile is told by its first digits; a text
-        # of anything but ASCII digits could never equal what _not_office compares
-        self.office_values = pa.array(sorted(n for n in self.office if len(n) in (10, 11) and n.isascii() and n.isdigit()
-                                             and n[:3] not in MOBILE_PREFIXES), pa.string())
+        # of anything but ASCII digits could never equal what _not_office compares. Picked out
+        # by Arrow: an archive has some 60,000 of them, a tenth of a second in Python.
+        numbers = pa.array(list(self.office), pa.string())
+        mobile = pc.is_in(pc.utf8_slice_codeunits(numbers, 0, 3), value_set=pa.array(sorted(MOBILE_PREFIXES), pa.string()))
+        self.office_values = numbers.filter(pc.and_(pc.match_substring_regex(numbers, "^[0-9]{10,11}$"), pc.invert(mobile)))
 
     def scan(self, text: str) -> list[Finding]:
         found = self.found.get(text)
