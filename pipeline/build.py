@@ -28,7 +28,7 @@ from .process import Progress, iter_processed
 from .readers import RawReport
 from .schema import TABLES, load_schemas
 from .sources import find_inputs, select_reports
-from .spool import SPOOL_PREFIX, Place, Spool
+from .spool import SPOOL_PREFIX, Runs, Spool
 from .validation import to_tables, validate_all
 from .writers import FORMATS, PackageWriter, WrittenFile
 
@@ -146,7 +146,7 @@ Sink = Callable[[dict[str, pa.Table], Normalized, bool], None]
 
 def _run(paths: list[Path], config: Config, options: Options, sink: Sink, keep_going: bool = False,
          spool_in: Path | None = None,
-         writing_parts: Callable[[list[list[Place]], bool], contextlib.AbstractContextManager[None]] | None = None) -> Outcome:
+         writing_parts: Callable[[list[Runs], bool], contextlib.AbstractContextManager[None]] | None = None) -> Outcome:
     """Read and normalize every input into a spool (a folder made in `spool_in`), choose the
     reports to publish, then check them a part at a time (spool.Spool.groups) and hand each
     part's tables to `sink`. With `keep_going` a part's rejected rows are dropped first
@@ -188,13 +188,13 @@ def _run(paths: list[Path], config: Config, options: Options, sink: Sink, keep_g
         outcome.kept_clean = keep_going
         dropped = {p.file for p in errors_in(outcome.problems) if p.row is None} if keep_going else set()
         groups = list(spool.groups(selection.reports))
-        places = [[spool.places[id(r)] for r in group] for group in groups]
-        with writing_parts(places, outcome.publishable) if writing_parts is not None else contextlib.nullcontext():
+        runs = [spool.runs(group) for group in groups]
+        with writing_parts(runs, outcome.publishable) if writing_parts is not None else contextlib.nullcontext():
             # gathered once the side writer (when there is one) is at work on the first part
             office = spool.office_of([r for r in selection.reports if r.file not in dropped])
             seen = privacy_tables.Seen(office)  # what the privacy scan found in the texts of earlier parts
-            for reports in groups:
-                part = spool.read(reports)
+            for reports, where in zip(groups, runs):
+                part = spool.read(reports, where)
                 tables, found_in_part = validate_all(part, config, office, seen)
                 outcome.problems.extend(found_in_part)
                 if keep_going:
@@ -287,6 +287,8 @@ def _build(paths: list[Path], config: Config, out: Path, options: Options, wait:
         staging = publish.new_staging(out)
         spool = staging.with_name(staging.name + "-spool")  # beside it: never swapped in with the package
         spool.mkdir()
+        # forked now, while this process is small and has started no thread (see side_writer)
+        standing = side_writer.standby() if options.workers > 1 and not keep_going else None
         try:
             digest = Digest.empty()
             writing: Future[None] | None = None
@@ -296,16 +298,20 @@ def _build(paths: list[Path], config: Config, out: Path, options: Options, wait:
             with contextlib.ExitStack() as stack, ThreadPoolExecutor(1) as background:  # the background's writes end first
 
                 @contextlib.contextmanager
-                def files_open(parts: list[list[Place]], publishable: bool) -> Iterator[None]:
+                def files_open(parts: list[Runs], publishable: bool) -> Iterator[None]:
                     """The package's files open while the parts are checked. With more than one
-                    part, while the package may still be published, the CSV and JSON files are
-                    written by a process of their own (side_writer.py), which is waited for, or
-                    stopped, before the spool it reads goes."""
+                    part, while the package may still be published, the CSV and JSON files of the
+                    largest tables are written by the process standing by (side_writer.FILES),
+                    which is waited for, or stopped, before the spool it reads goes; else it is
+                    dismissed."""
                     nonlocal writer, side, side_files
-                    beside = publishable and not keep_going and options.workers > 1 and len(parts) > 1
-                    formats = tuple(f for f in FORMATS if not beside or f not in side_writer.FORMATS)
-                    writer = stack.enter_context(PackageWriter(staging, strict, threads=min(4, os.cpu_count() or 1), formats=formats))
-                    side = side_writer.start(staging, strict, parts) if beside else None
+                    side = standing if standing is not None and publishable and len(parts) > 1 else None
+                    if side is None and standing is not None:
+                        standing.cancel()
+                    files = None if side is None else [(t, f) for t in strict for f in FORMATS if (t, f) not in side_writer.FILES]
+                    writer = stack.enter_context(PackageWriter(staging, strict, threads=min(4, os.cpu_count() or 1), files=files))
+                    if side is not None:
+                        side.begin(staging, strict, parts)
                     try:
                         yield
                     except BaseException:
@@ -349,6 +355,8 @@ def _build(paths: list[Path], config: Config, out: Path, options: Options, wait:
                 synced.result()
             publish.swap_in(staging, out)
         finally:
+            if standing is not None and not standing.ended:  # something failed before it was waited for
+                standing.cancel()
             shutil.rmtree(staging, ignore_errors=True)
             shutil.rmtree(spool, ignore_errors=True)
     outcome.published = out

@@ -3,22 +3,31 @@
 A large build's second half checks the chosen reports a part at a time and writes
 each part to every file of the package. In one process that is mostly Python
 holding one core, the other often idle. So, with more than one worker and more
-than one part, a process of its own writes the CSV and JSON files (the most bytes,
-and most of the writing time): it reads the same parts from the spool's files
-(spool.read_places), types them as the checks do (validation.to_tables) and writes
-them part after part with writers.PackageWriter, byte for byte the files the build's
-own process would write; each part is read while the one before is written. The
-build's process checks the parts and writes the Parquet files meanwhile.
+than one part, a process of its own writes the CSV and JSON files of the largest
+tables (FILES: the most bytes, and most of the writing time): it reads the same
+parts from the spool's files (spool.read_runs), types them as the checks do
+(validation.to_tables) and writes them part after part with writers.PackageWriter,
+byte for byte the files the build's own process would write; each part is read
+while the one before is written. The build's process checks the parts and writes
+the other files meanwhile.
+
+The process is forked when the build begins (`standby`), while the build's process
+is small, and told its parts once the reports are chosen (`SideWriter.begin`):
+forked then, from a process holding every report read (half a GB at 1M), each
+page the build's process touched afterwards was first copied for it, 0.2 s of one
+core while the other waited for the checks to begin.
 
 Those files count only when the checks pass: as soon as a part is found invalid
 the build will publish nothing, and the process stops at its next part
 (`SideWriter.stop`); so it does when the build's process is gone (killed), instead
 of writing on into a folder the next run removes. Not with keep-going, where the
-rows written depend on what the checks reject.
+rows written depend on what the checks reject; a build that does not use it
+dismisses it (`cancel`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import pickle
@@ -35,11 +44,14 @@ from typing import Any
 import pyarrow as pa
 
 from .schema import load_schemas
-from .spool import Place, read_places
+from .spool import Runs, read_runs
 from .validation import to_tables
 from .writers import PackageWriter, WrittenFile
 
-FORMATS = ("csv", "json")  # the formats written there
+# The files written there: the CSV and JSON of the two largest tables, nine tenths of the
+# package's bytes. Those of the other two are written by the build's process, which would
+# otherwise wait for this one at the end (1.8 s of one core at 1M, with all eight here).
+FILES = frozenset((table, fmt) for table in ("incidents", "measures") for fmt in ("csv", "json"))
 
 
 @dataclass
@@ -49,15 +61,27 @@ class SideWriter:
     process: multiprocessing.process.BaseProcess
     stop: Event
     results: Connection
+    jobs: Connection  # where it is told its parts (begin), or that there are none (cancel)
+    ended: bool = False  # finished or cancelled: the process is gone
+
+    def begin(self, folder: Path, schemas: dict[str, pa.Schema], parts: Sequence[Runs]) -> None:
+        """Write the FILES of `parts` (each where its rows are, spool.part_runs, in
+        publishing order) into `folder` as PackageWriter does, `schemas` the files'."""
+        self.jobs.send((folder, schemas, list(parts)))
 
     def finish(self) -> list[WrittenFile]:
         """The files written, once all are; what failed there is raised here."""
+        self.ended = True
         try:
             outcome = self.results.recv()
         except EOFError:
+            outcome = None
+        finally:
             self.process.join()
-            raise RuntimeError(f"the process writing the CSV and JSON files stopped (exit code {self.process.exitcode})") from None
-        self.process.join()
+            self.results.close()
+            self.jobs.close()
+        if outcome is None:
+            raise RuntimeError(f"the process writing the CSV and JSON files stopped (exit code {self.process.exitcode})")
         if isinstance(outcome, BaseException):
             raise outcome
         if not outcome:  # it stopped: only when told to, and then it is not waited for
@@ -65,10 +89,14 @@ class SideWriter:
         return outcome  # type: ignore[no-any-return]
 
     def cancel(self) -> None:
-        """Stop at the next part and wait for the process (killed if it does not stop within
-        a minute); what it still sends is read and dropped, so that a long message (a
-        failure's text) cannot keep it waiting on a full pipe."""
+        """Stop at the next part (or before the first: told none, it ends) and wait for the
+        process (killed if it does not stop within a minute); what it still sends is read
+        and dropped, so that a long message (a failure's text) cannot keep it waiting on a
+        full pipe."""
+        self.ended = True
         self.stop.set()
+        with contextlib.suppress(OSError):  # it is gone already
+            self.jobs.send(None)  # read only when it was told no parts
         deadline = time.monotonic() + 60
         while self.process.is_alive() and time.monotonic() < deadline:
             try:
@@ -80,22 +108,39 @@ class SideWriter:
             self.process.kill()
         self.process.join()
         self.results.close()
+        self.jobs.close()
 
 
-def start(folder: Path, schemas: dict[str, pa.Schema], parts: Sequence[Sequence[Place]]) -> SideWriter:
-    """A process writing the FORMATS files of `parts` (each the places of its reports'
-    rows, in publishing order) into `folder` as PackageWriter does, `schemas` the files'."""
+def standby() -> SideWriter:
+    """A process forked now, waiting to be told its parts (SideWriter.begin) or none (cancel).
+    Call it before the build's process starts any thread of its own: a thread holding a
+    lock at the fork would leave it held in the child for good."""
     context = multiprocessing.get_context()
     receiving, sending = context.Pipe(duplex=False)
+    jobs, told = context.Pipe(duplex=False)
     stop = context.Event()
-    process = context.Process(target=write_parts, args=(folder, schemas, list(parts), stop, sending, os.getpid()), daemon=True,
-                              name="pipeline-side-writer")
+    process = context.Process(target=_serve, args=(jobs, stop, sending, os.getpid()), daemon=True, name="pipeline-side-writer")
     process.start()
     sending.close()  # the child's end: recv then sees the end if the child dies
-    return SideWriter(process, stop, receiving)
+    jobs.close()
+    return SideWriter(process, stop, receiving, told)
 
 
-def write_parts(folder: Path, schemas: dict[str, pa.Schema], parts: list[Sequence[Place]], stop: Event, results: Connection,
+def _serve(jobs: Connection, stop: Event, results: Connection, build: int) -> None:
+    """In the process: waits for its parts, as long as the build's process (`build`, its
+    pid) is its parent, and writes them (write_parts); told none, it ends."""
+    while not jobs.poll(0.2):
+        if os.getppid() != build:
+            return
+    try:
+        job = jobs.recv()
+    except EOFError:
+        return
+    if job is not None:
+        write_parts(*job, stop, results, build)
+
+
+def write_parts(folder: Path, schemas: dict[str, pa.Schema], parts: list[Runs], stop: Event, results: Connection,
                 build: int) -> None:
     """In the process: every part written, then the files' descriptions sent; an empty list
     when stopped, or when the build's process (`build`, its pid) is no longer its parent;
@@ -103,8 +148,10 @@ def write_parts(folder: Path, schemas: dict[str, pa.Schema], parts: list[Sequenc
     outcome: Any
     try:
         table_schemas = load_schemas()
-        with PackageWriter(folder, schemas, threads=len(FORMATS), formats=FORMATS) as writer:
-            for tables in _read_ahead(parts, lambda places: to_tables(read_places(places, table_schemas, {}), table_schemas)):
+        wanted = {table for table, _ in FILES}  # the rows of the other tables are not read
+        with PackageWriter(folder, schemas, threads=len(FILES), files=FILES) as writer:
+            for tables in _read_ahead([{t: rows if t in wanted else [] for t, rows in runs.items()} for runs in parts],
+                                      lambda runs: to_tables(read_runs(runs, table_schemas, {}), table_schemas)):
                 if stop.is_set() or os.getppid() != build:
                     results.send([])
                     return
@@ -115,7 +162,7 @@ def write_parts(folder: Path, schemas: dict[str, pa.Schema], parts: list[Sequenc
     results.send(outcome)
 
 
-def _read_ahead(parts: list[Sequence[Place]], read: Callable[[Sequence[Place]], dict[str, pa.Table]]) -> Iterator[dict[str, pa.Table]]:
+def _read_ahead(parts: list[Runs], read: Callable[[Runs], dict[str, pa.Table]]) -> Iterator[dict[str, pa.Table]]:
     """read(part) of each part in order, the next part read by a thread of its own while this
     one is written (Arrow lets go of the GIL): the writing no longer waits for the reading,
     a fifth of what the process took. One part more is held at a time."""

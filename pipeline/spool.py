@@ -13,8 +13,9 @@ Once every report is read and the published ones are chosen, `groups` hands
 them back in publishing order — sorted by report_id, which begins every
 primary key, so parts concatenated in order are the sorted tables — a part of
 whole reports at a time, of about `chunk_incidents` incidents, and `read` (or
-`read_places`, in another process) gives a part's records. The files are
-memory-mapped, and a part's rows are copied out before the next is read.
+`read_runs` of the part's `part_runs`, in another process) gives a part's
+records. The files are memory-mapped, and a part's rows are copied out before
+the next is read.
 Where parts end depends only on the chosen reports, never on the cache or the
 number of workers, so the Parquet row groups (and bytes) do not either.
 """
@@ -204,22 +205,32 @@ class Spool:
         if group:
             yield group
 
-    def read(self, reports: list[RawReport]) -> Normalized:
-        """The records of `reports`, in that order, copied out of the chunk files."""
-        return read_places([self.places[id(r)] for r in reports], self.schemas, self.headers_of(reports))
+    def read(self, reports: list[RawReport], runs: Runs | None = None) -> Normalized:
+        """The records of `reports`, in that order, copied out of the chunk files (`runs`:
+        where they are, when known already)."""
+        return read_runs(self.runs(reports) if runs is None else runs, self.schemas, self.headers_of(reports))
+
+    def runs(self, reports: list[RawReport]) -> Runs:
+        """Where the rows of `reports` are (part_runs)."""
+        return part_runs([self.places[id(r)] for r in reports])
 
     def headers_of(self, reports: list[RawReport]) -> dict[str, dict[str, str]]:
         """Each report's column headers as written (for messages), by file."""
         return {r.file: self.headers[r.file] for r in reports if r.file in self.headers}
 
 
-def read_places(places: Sequence[Place], schemas: dict[str, TableSchema], headers: dict[str, dict[str, str]]) -> Normalized:
-    """The records at `places`, in that order, copied out of the chunk files: a function of
-    files on disk, so that another process (the side writer) reads a part as the spool does."""
-    out = Normalized(headers=dict(headers))
-    mapped: dict[tuple[str, str], pa.Table] = {}
+Run = tuple[str, int, int]  # a chunk's files (as Place.chunk), the first row and how many
+Runs = dict[str, list[Run]]  # per table, where a part's rows are, in order
+
+
+def part_runs(places: Sequence[Place]) -> Runs:
+    """Where the rows at `places` are, per table: a report right after the one before in
+    the same chunk lengthens its run (a part's reports come from a few chunks, mostly in
+    a row). Small and plain, so that another process (the side writer) is told a part
+    in a few hundred tuples rather than its reports' places."""
+    out: Runs = {}
     for t in TABLES:
-        runs: list[list[Any]] = []  # [chunk, first row, rows]: a report right after the one before lengthens its run
+        runs: list[list[Any]] = []  # [chunk, first row, rows]
         for place in places:
             start, rows = place.spans[t]
             if not rows:
@@ -228,8 +239,19 @@ def read_places(places: Sequence[Place], schemas: dict[str, TableSchema], header
                 runs[-1][2] += rows
             else:
                 runs.append([place.chunk, start, rows])
+        out[t] = [(chunk, start, rows) for chunk, start, rows in runs]
+    return out
+
+
+def read_runs(runs: Runs, schemas: dict[str, TableSchema], headers: dict[str, dict[str, str]]) -> Normalized:
+    """The records at `runs` (part_runs), in that order, copied out of the chunk files: a
+    function of files on disk, so that another process (the side writer) reads a part as
+    the spool does."""
+    out = Normalized(headers=dict(headers))
+    mapped: dict[tuple[str, str], pa.Table] = {}
+    for t in TABLES:
         slices: list[pa.Table] = []
-        for chunk, start, rows in runs:
+        for chunk, start, rows in runs[t]:
             key = (chunk, t)
             if key not in mapped:
                 mapped[key] = pa.ipc.open_file(pa.memory_map(f"{chunk}-{t}.arrow")).read_all()

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -284,8 +284,8 @@ def discard(sink: Sink) -> None:
 
 
 class PackageWriter:
-    """Every table's CSV, Parquet and JSON files under ``folder/subdir`` (or those of
-    `formats` only), written part by part.
+    """Every table's CSV, Parquet and JSON files under ``folder/subdir`` (or the (table,
+    format) files of `files` only), written part by part.
 
     Files are opened at once and finished only by `close`, which returns what was written.
     Leaving a ``with`` block without `close` (an exception, or a caller that decided not to
@@ -293,7 +293,7 @@ class PackageWriter:
     """
 
     def __init__(self, folder: Path, schemas: Mapping[str, pa.Schema], threads: int = 1, subdir: str = "data",
-                 formats: tuple[str, ...] = FORMATS) -> None:
+                 files: Collection[tuple[str, str]] | None = None) -> None:
         self._schemas = dict(schemas)
         self._sinks: list[Sink] = []
         self._closed = False
@@ -301,7 +301,8 @@ class PackageWriter:
         self._pool = ThreadPoolExecutor(max_workers=threads) if threads > 1 else None
         try:
             for name, schema in self._schemas.items():
-                self._sinks += [open_sink(folder, f"{subdir}/{name}.{fmt}", name, fmt, schema) for fmt in FORMATS if fmt in formats]
+                self._sinks += [open_sink(folder, f"{subdir}/{name}.{fmt}", name, fmt, schema) for fmt in FORMATS
+                                if files is None or (name, fmt) in files]
         except BaseException:
             self._abort()
             raise

@@ -166,8 +166,8 @@ def test_the_csv_and_json_written_beside_the_checks_are_the_same_bytes(
     from pipeline import side_writer
 
     started: list[int] = []
-    real = side_writer.start
-    monkeypatch.setattr(side_writer, "start", lambda folder, schemas, parts: started.append(len(parts)) or real(folder, schemas, parts))
+    real = side_writer.SideWriter.begin
+    monkeypatch.setattr(side_writer.SideWriter, "begin", lambda self, folder, schemas, parts: started.append(len(parts)) or real(self, folder, schemas, parts))
     one = build([raw], config, tmp_path / "one", Options(part_incidents=100))
     two = build([raw], config, tmp_path / "two", Options(workers=2, part_incidents=100))
     assert one.ok and two.ok and len(started) == 1 and started[0] > 10
@@ -229,16 +229,16 @@ def test_the_process_beside_stops_when_the_build_is_killed(raw: Path, tmp_path: 
         from pipeline import side_writer
         from pipeline.build import Options, build
         from pipeline.config import load_config
-        real_to_tables, real_start = side_writer.to_tables, side_writer.start
+        real_to_tables, real_begin = side_writer.to_tables, side_writer.SideWriter.begin
         def slow(*args):
             time.sleep(1)
             return real_to_tables(*args)
-        def start(*args):
-            side = real_start(*args)
+        def begin(side, *args):
+            real_begin(side, *args)
             Path({str(pid_file)!r}).write_text(str(side.process.pid))
             time.sleep(0.3)
             os.kill(os.getpid(), signal.SIGKILL)
-        side_writer.to_tables, side_writer.start = slow, start
+        side_writer.to_tables, side_writer.SideWriter.begin = slow, begin
         build([Path({str(raw)!r})], load_config(Path({str(ROOT)!r})), Path({str(tmp_path / "target")!r}), Options(workers=2, part_incidents=100))
         """
     )
@@ -350,7 +350,22 @@ def test_cancel_reads_what_the_process_still_sends() -> None:
     process = context.Process(target=_send_a_long_message, args=(sending,), daemon=True)
     process.start()
     sending.close()
+    jobs, told = context.Pipe(duplex=False)
     started = time.monotonic()
-    SideWriter(process, context.Event(), receiving).cancel()
+    SideWriter(process, context.Event(), receiving, told).cancel()
     assert time.monotonic() - started < 20
     assert process.exitcode == 0  # it ended of itself, not killed
+
+
+def test_a_process_standing_by_and_told_no_parts_ends_of_itself() -> None:
+    """The side writer is forked when a build begins; a build that does not use it (one
+    part, nothing to publish) tells it so, and it ends at once, not killed a minute later."""
+    from pipeline import side_writer
+
+    side = side_writer.standby()
+    assert side.process.is_alive()
+    started = time.monotonic()
+    side.cancel()
+    assert time.monotonic() - started < 20
+    assert side.process.exitcode == 0
+    assert side.ended and not multiprocessing.active_children()
