@@ -65,7 +65,7 @@ class SideWriter:
     ended: bool = False  # finished or cancelled: the process is gone
 
     def begin(self, folder: Path, schemas: dict[str, pa.Schema], parts: Sequence[Runs]) -> None:
-        """Write the FILES of `parts` (each where its rows are, spool.part_runs, in
+        """Write the FILES of `parts` (each where its rows are, Spool.runs, in
         publishing order) into `folder` as PackageWriter does, `schemas` the files'."""
         self.jobs.send((folder, schemas, list(parts)))
 

@@ -137,10 +137,19 @@ class Selection:
     problems: list[Problem]
 
 
-def select_reports(reports: list[RawReport], config: Config) -> Selection:
+def period_key(report: RawReport, config: Config) -> tuple[str, object]:
+    """What a report is the report of: its municipality and the start of its period."""
+    return config.municipality_of(report.profile).code, report.period.start
+
+
+def select_reports(reports: list[RawReport], config: Config, keys: list[tuple[str, object]] | None = None) -> Selection:
+    """`keys`: each report's period_key, when known already (a build notes them as the
+    reports come, rather than visit 66,000 reports again at 1M)."""
+    keys = [period_key(r, config) for r in reports] if keys is None else keys
+    if len(set(keys)) == len(keys):  # each period's only report (as in nearly every archive): they all count
+        return Selection(list(reports), [], [], [])
     groups: dict[tuple[str, object], list[RawReport]] = {}
-    for report in reports:
-        key = (config.municipality_of(report.profile).code, report.period.start)
+    for key, report in zip(keys, reports):
         groups.setdefault(key, []).append(report)
     chosen: list[RawReport] = []
     clashing: list[RawReport] = []
