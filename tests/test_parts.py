@@ -369,3 +369,30 @@ def test_a_process_standing_by_and_told_no_parts_ends_of_itself() -> None:
     assert time.monotonic() - started < 20
     assert side.process.exitcode == 0
     assert side.ended and not multiprocessing.active_children()
+
+
+def test_the_runs_of_a_part_join_neighbouring_reports_of_a_chunk_only() -> None:
+    """A part's rows are read as runs: reports next to each other in the same chunk make
+    one run; another chunk, a gap, an order other than the chunk's, or a table where a
+    report has no rows start a new one or add nothing."""
+    from types import SimpleNamespace
+
+    from pipeline.spool import Places, Spilled
+
+    places = Places()
+    reports = [SimpleNamespace(file=f"r{k}.txt") for k in range(6)]
+    spans = [  # (chunk, incidents (first, rows), figures (first, rows))
+        ("a", (0, 3), (0, 0)), ("a", (3, 2), (0, 1)), ("a", (5, 4), (1, 0)),
+        ("b", (0, 1), (0, 2)), ("a", (10, 1), (1, 1)), ("a", (9, 1), (2, 0)),
+    ]
+    for report, (chunk, incidents, figures) in zip(reports, spans):
+        places.add(report, Spilled(chunk, {"reports": (0, 1), "incidents": incidents, "measures": (0, 0), "figures": figures},
+                                   "id-" + report.file, frozenset()))  # type: ignore[arg-type]
+    runs = places.runs(reports)  # type: ignore[arg-type]
+    assert runs["incidents"] == [("a", 0, 9), ("b", 0, 1), ("a", 10, 1), ("a", 9, 1)]
+    assert runs["figures"] == [("a", 0, 1), ("b", 0, 2), ("a", 1, 1)]
+    assert runs["measures"] == []
+    assert runs["reports"] == [("a", 0, 1)] * 3 + [("b", 0, 1)] + [("a", 0, 1)] * 2  # each report's row 0: never neighbours
+    assert places.runs([reports[1], reports[2]])["incidents"] == [("a", 3, 6)]  # type: ignore[list-item]
+    order, incidents = places.in_order(list(reversed(reports)))  # type: ignore[arg-type]
+    assert order == [5, 4, 3, 2, 1, 0] and incidents == [3, 2, 4, 1, 1, 1]
