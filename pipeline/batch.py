@@ -19,7 +19,7 @@ import pyarrow as pa
 
 from .arrow_reader import Item, ReadCells, read_reports
 from .arrow_records import Spans, batch_tables
-from .cache import cache_key, entry_of, loaded_entry, write_pack
+from .cache import Entry, cache_key, entry_of, loaded_entry, write_entries, write_pack
 from .config import Config, Profile
 from .errors import Problem
 from .normalize import Normalized, Rows
@@ -110,7 +110,7 @@ def received(payload: bytes, profiles: list[Profile]) -> Placed:
     """A worker's payload (see parse_for_parent), its results read back, each with its profile."""
     placed: Placed = pickle.loads(payload)
     if not placed.results and placed.entries:
-        placed.results = [loaded_entry(entry, profile) for (_, entry, _), profile in zip(placed.entries, profiles)]
+        placed.results = [loaded_entry(entry.payload, profile) for entry, profile in zip(placed.entries, profiles)]
     return _attached(placed)
 
 
@@ -122,7 +122,7 @@ class Placed:
     results: list[Processed]
     tables: dict[str, pa.Table] | None
     spans: list[Spans | None]
-    entries: list[tuple[str, bytes, str | None]]  # (cache key, pickled result, its pack) for the cache's index
+    entries: list[Entry]  # for the cache's index
 
 
 def _placed(results: list[Processed], tables: dict[str, pa.Table], spans: list[Spans | None], jobs: list[Job],
@@ -148,9 +148,13 @@ def _placed(results: list[Processed], tables: dict[str, pa.Table], spans: list[S
                 report_id = (report_ids[first] or "") if rows else ""
                 result.normalized.arrow = Spilled(chunk, span, report_id, office.get(result.report.file, frozenset()))
     pack = Path(chunk).name if packed and chunk is not None else None
-    entries = [(key, entry_of(result), pack if result.normalized is not None and isinstance(result.normalized.arrow, Spilled) else None)
-               for key, result in zip(map(_key, jobs, results), results)
-               if cache_dir is not None and key and (result.normalized is None or packed)]  # not into a spool chunk: gone next run
+    kept = [(key, entry_of(result)) for key, result in zip(map(_key, jobs, results), results)
+            if cache_dir is not None and key and (result.normalized is None or packed)]  # not into a spool chunk: gone next run
+    offsets = write_entries(chunk, [payload for _, payload in kept]) if pack is not None and chunk is not None and kept else None
+    if offsets is None:  # in no pack: kept in the index itself
+        entries = [Entry(key, payload, None) for key, payload in kept]
+    else:
+        entries = [Entry(key, payload, pack, at) for (key, payload), at in zip(kept, offsets)]
     return Placed(results, None if chunk is not None else tables, spans, entries)
 
 

@@ -26,7 +26,8 @@ from functools import lru_cache
 from pathlib import Path
 
 from .batch import Job, Processed, parse_batch, parse_for_parent, received
-from .cache import PACKS, CacheIndex, loaded_entry, look_up, open_index, pack_intact
+from .cache import PACKS, CacheIndex, loaded_entry, open_index, pack_intact
+from .cache_lookup import look_up
 from .config import Config, ConfigError, Profile
 from .errors import Problem
 from .schema import schema_dir

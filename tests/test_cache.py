@@ -113,7 +113,7 @@ def test_an_index_from_before_the_stamps_is_brought_up_to_date(tmp_path: Path) -
     with cache_store.in_use(tmp_path, "this version"):
         index = cache_store.open_index(tmp_path, "this version")
         assert index.connection is not None and index.empty  # a first build of this version looks nothing up
-        index.put([("new", b"result", "batch-1")])
+        index.put([cache_store.Entry("new", b"result", "batch-1", 0)])
         index.close()
     assert entries(tmp_path) == [("new", "this version", "batch-1")]
 

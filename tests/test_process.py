@@ -16,6 +16,7 @@ import pytest
 
 from pipeline import batch
 from pipeline import cache as cache_store
+from pipeline import cache_lookup
 from pipeline import privacy_tables, process
 from pipeline.build import Options, build, check
 from pipeline.config import Config
@@ -103,7 +104,7 @@ def test_a_change_of_the_table_schemas_invalidates_the_cache(tmp_path: Path, mon
         process.code_version.cache_clear()
 
 
-@pytest.mark.parametrize("damage", ["replace", "flip", "truncate", "not-a-database"])
+@pytest.mark.parametrize("damage", ["replace", "flip", "truncate", "not-a-database", "entries-flip", "entries-truncate", "entries-delete"])
 def test_a_damaged_cache_entry_is_parsed_again(archive: Path, tmp_path: Path, config: Config, damage: str) -> None:
     import contextlib
     import random
@@ -114,8 +115,18 @@ def test_a_damaged_cache_entry_is_parsed_again(archive: Path, tmp_path: Path, co
     rng = random.Random(damage)
     if damage == "not-a-database":
         (cache / cache_store.INDEX).write_bytes(b"not a database" * 100)
+    for kept in (cache / cache_store.PACKS).glob(f"*-{cache_store.ENTRIES}") if damage.startswith("entries") else []:
+        data = bytearray(kept.read_bytes())  # the entries themselves, in their pack
+        if damage == "entries-flip":
+            for at in range(0, len(data), 512):  # an entry is over a KB: each gets one
+                data[at] ^= 0xFF
+            kept.write_bytes(bytes(data))
+        elif damage == "entries-truncate":  # this archive's packs hold a report each
+            kept.write_bytes(bytes(data[: len(data) - 1]))
+        else:
+            kept.unlink()
     with contextlib.closing(sqlite3.connect(cache / cache_store.INDEX)) as index, index:
-        if damage != "not-a-database":
+        if damage in ("replace", "flip", "truncate"):
             for key, payload in index.execute("SELECT key, payload FROM results").fetchall():
                 data = bytearray(payload)
                 if damage == "replace":
@@ -130,6 +141,27 @@ def test_a_damaged_cache_entry_is_parsed_again(archive: Path, tmp_path: Path, co
     outcome = check([archive], config, Options(cache_dir=cache, progress=seen.append))
     assert outcome.ok and not any(p.cached for p in seen)
     assert outcome.tables["incidents"] == expected
+
+
+def test_an_entry_is_kept_in_its_pack_and_the_index_says_where(archive: Path, tmp_path: Path, config: Config) -> None:
+    """The index keeps each entry's sha256 and where it is in its pack's ENTRIES file, not
+    the entry itself; the bytes there are the entry, and it reads back as the result."""
+    import contextlib
+    import hashlib
+    import pickle
+    import sqlite3
+
+    cache = tmp_path / "cache"
+    check([archive], config, Options(cache_dir=cache))
+    with contextlib.closing(sqlite3.connect(cache / cache_store.INDEX)) as index:
+        rows = index.execute("SELECT payload, pack, at, size FROM results").fetchall()
+    assert len(rows) == 7
+    for digest, pack, at, size in rows:
+        assert len(digest) == 32 and pack and isinstance(at, int) and isinstance(size, int)
+        entry = (cache / cache_store.PACKS / f"{pack}-{cache_store.ENTRIES}").read_bytes()[at : at + size]
+        assert hashlib.sha256(entry).digest() == digest
+        result = pickle.loads(entry)
+        assert isinstance(result, process.Processed) and result.report is not None and result.report.profile is None  # the run gives its own
 
 
 @pytest.mark.parametrize("damage", ["flip", "delete", "no-sums"])
@@ -377,7 +409,7 @@ def test_an_index_that_fails_during_a_run_turns_the_cache_off(tmp_path: Path, er
             pass
 
     index.connection = Failing()  # type: ignore[assignment]
-    index.put([("a key", b"an entry", None)])
+    index.put([cache_store.Entry("a key", b"an entry", None)])
     assert index.connection is None
     assert index.path.exists() == (error == "locked")
 
@@ -390,7 +422,7 @@ def test_a_file_not_read_for_its_key_is_kept_under_the_same_key(archive: Path, c
     assert isinstance(job, process.Job) and job.size == item.path.stat().st_size
     index = cache_store.open_index(tmp_path / "cache", "v")
     index.close()
-    [(key, size, payload)], failure = cache_store.look_up([(item.path, item.name, job.settings)], index.path)
+    [(key, size, payload)], failure = cache_lookup.look_up([(item.path, item.name, job.settings)], index.path)
     assert failure is None and key and payload is None and size == job.size
     [result] = batch.parse_batch([job]).results
     assert batch._key(job, result) == key
@@ -407,12 +439,12 @@ def test_look_up_gives_an_entry_only_when_it_is_whole(archive: Path, config: Con
     settings = [process.prepare(i, config, None, cache, {}).settings for i in inputs]  # type: ignore[union-attr]
     files = [(i.path, i.name, s) for i, s in zip(inputs, settings)]
     index = cache / cache_store.INDEX
-    found, failure = cache_store.look_up(files, index)
+    found, failure = cache_lookup.look_up(files, index)
     assert failure is None and all(payload is not None for _, _, payload in found)
     with contextlib.closing(sqlite3.connect(index)) as connection, connection:
         payload = connection.execute("SELECT payload FROM results WHERE key = ?", (found[0][0],)).fetchone()[0]
         connection.execute("UPDATE results SET payload = ? WHERE key = ?", (payload[:-1] + bytes([payload[-1] ^ 1]), found[0][0]))
-    again, _ = cache_store.look_up([*files, (tmp_path / "gone.txt", "gone.txt", settings[0]), (inputs[0].path, inputs[0].name, "")], index)
+    again, _ = cache_lookup.look_up([*files, (tmp_path / "gone.txt", "gone.txt", settings[0]), (inputs[0].path, inputs[0].name, "")], index)
     assert again[0] == (found[0][0], found[0][1], None) and again[1] == found[1]
     assert again[2] == ("", 0, None) and again[3] == ("", inputs[0].path.stat().st_size, None)
 
@@ -435,7 +467,7 @@ def test_an_index_a_lookup_cannot_read_turns_the_cache_off_for_the_run(tmp_path:
 
     def failing_after_one(files: list[tuple[Path, str, str]], index: Path) -> process.Lookups:
         calls.append(len(files))
-        found, failure = cache_store.look_up(files, index)
+        found, failure = cache_lookup.look_up(files, index)
         fault = (sqlite3.DatabaseError if error == "malformed" else sqlite3.OperationalError)(error)
         return (found, failure) if len(calls) == 1 else ([(key, size, None) for key, size, _ in found], fault)
 
@@ -453,7 +485,7 @@ def _look_up_noting_where(files: list[tuple[Path, str, str]], index: Path) -> pr
     """look_up, noting the process it ran in (a module's function: the workers get it by name)."""
     with open(os.environ["LOOKED_UP_IN"], "a", encoding="utf-8") as noted:
         noted.write(f"{os.getpid()}\n")
-    return cache_store.look_up(files, index)
+    return cache_lookup.look_up(files, index)
 
 
 def test_a_rebuild_looks_reports_up_in_the_workers(tmp_path: Path, config: Config, monkeypatch: pytest.MonkeyPatch) -> None:
