@@ -190,7 +190,7 @@ def _run(paths: list[Path], config: Config, options: Options, sink: Sink, keep_g
         outcome.read_reports = selection.reports + selection.clashing
         outcome.problems.extend(selection.problems)
         counted = {id(r) for r in outcome.read_reports}  # a clashing report is not published; its faults still count
-        outcome.problems.extend(p for key, found in spool.problems.items() if key in counted for p in found)
+        outcome.problems.extend(p for key, its in spool.problems.items() if key in counted for p in its)
         known: dict[str, list[Problem]] = {}
         for p in errors_in(outcome.problems):
             known.setdefault(p.file, []).append(p)
@@ -296,9 +296,10 @@ def _build(paths: list[Path], config: Config, out: Path, options: Options, wait:
         staging = publish.new_staging(out)
         spool = staging.with_name(staging.name + "-spool")  # beside it: never swapped in with the package
         spool.mkdir()
-        # forked now, while this process is small and has started no thread (see side_writer)
-        standing = side_writer.standby() if options.workers > 1 and not keep_going else None
+        standing: side_writer.SideWriter | None = None
         try:
+            # forked now, while this process is small and has started no thread (see side_writer)
+            standing = side_writer.standby() if options.workers > 1 and not keep_going else None
             digest = Digest.empty()
             writing: Future[None] | None = None
             writer: PackageWriter | None = None
