@@ -5,8 +5,8 @@ A report's result is kept under its cache key (cache_key) in one SQLite table
 are rows of a pack: the Arrow IPC files a batch's records were written to where
 it was parsed, with the sha256 of each beside them. The result itself (its
 entry) is in the pack too, in its ENTRIES file, and the table keeps its sha256
-and where it is (write_entries; a result in no pack, one that could not be read,
-is kept in the table itself). An entry points into its pack; a pack is checked
+and where it is (write_entries; the results of a batch with no pack, none of
+whose reports could be read, are kept in the table itself). An entry points into its pack; a pack is checked
 against its sums before it is used, an entry against its sha256 when it is read.
 An entry is the pickled result with its source profile left out (None in its
 place, _EntryPickler): the run that reads it gives its own (loaded_entry).
