@@ -166,8 +166,9 @@ def national_number(text: str) -> str:
 MOBILE_PREFIXES = ("070", "080", "090")  # a national number that begins so is a mobile's
 
 
-def is_mobile(number: str) -> bool:
-    return national_number(number)[:3] in MOBILE_PREFIXES
+def is_mobile_national(number: str) -> bool:
+    """Whether a number made national (national_number) is a mobile's: its first digits say."""
+    return number[:3] in MOBILE_PREFIXES
 
 
 def my_number_valid(digits: str) -> bool:
@@ -240,7 +241,7 @@ def _numbers(digit_view: str, office: frozenset[str]) -> list[tuple[str, int, in
         number = national_number(m.group())
         if len(number) not in (10, 11) or number.startswith("00"):
             continue
-        if number[:3] in MOBILE_PREFIXES:  # is_mobile of a national number
+        if is_mobile_national(number):
             found.append(("mobile-phone", m.start(), m.end()))
             continue
         if number not in office:

@@ -21,16 +21,17 @@ import pyarrow.compute as pc
 
 from .errors import Problem
 from .normalize import Normalized, locate
-from .privacy import KANJI_NUMERALS, MOBILE_PREFIXES, NAME_CHAR, Finding, PrivacyException, is_mobile, national_number, scan_national
+from .privacy import (KANJI_NUMERALS, MOBILE_PREFIXES, NAME_CHAR, Finding, PrivacyException, is_mobile_national, national_number,
+                      scan_national)
 from .text import char_class, folds_into, unfolded
 
 
 def office_phones(tables: Mapping[str, pa.Table]) -> set[str]:
-    """Landlines the build publishes as offices' contact numbers."""
+    """The contact phones the build publishes (office_numbers keeps the landlines)."""
     incidents = tables.get("incidents")
     if incidents is None or "contact_phone" not in incidents.column_names:
         return set()
-    return {p for p in pc.unique(incidents.column("contact_phone")).to_pylist() if p and not is_mobile(p)}
+    return {p for p in pc.unique(incidents.column("contact_phone")).to_pylist() if p}
 
 
 def office_numbers(phones: Iterable[str]) -> frozenset[str]:
@@ -41,7 +42,7 @@ def office_numbers(phones: Iterable[str]) -> frozenset[str]:
 def _landlines(phones: Iterable[str]) -> dict[str, str]:
     """Each distinct contact phone that is a landline, and its national number (each made
     national once: a file repeats its office's phones, and an office's files theirs)."""
-    return {p: n for p in set(phones) if p and (n := national_number(p))[:3] not in MOBILE_PREFIXES}
+    return {p: n for p in set(phones) if p and not is_mobile_national(n := national_number(p))}
 
 
 def office_numbers_of(incidents: pa.Table) -> dict[str, frozenset[str]]:
